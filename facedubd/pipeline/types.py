@@ -1,0 +1,48 @@
+"""The pipeline's contract types (DESIGN "Contracts": facedubd.pipeline.run)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+#: The stage names, in order; they become the job's `stage` values.
+STAGES: tuple[str, ...] = (
+    "queued",
+    "preparing",
+    "generating_views",
+    "extracting_keyframe",
+    "compositing_scene",
+    "generating_video",
+    "encoding",
+    "done",
+)
+
+VIEW_NAMES: tuple[str, ...] = ("front", "three_quarter_left", "three_quarter_right", "close_up")
+
+#: on_event(stage, progress) with progress in [0, 1].
+EventCallback = Callable[[str, float], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    duration: int = 5
+    device: str = "auto"
+    preset: str = "veryfast"
+    crf: int = 18
+    threads: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    output: Path
+    preview: Path
+    views: dict[str, Path]
+    frames: int
+    frames_with_face: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    provider: str
+    timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)

@@ -1,0 +1,20 @@
+"""Shared fixtures. Every test gets its own data dir and config dir; the model and
+test-media cache is shared (it is large and read-only once fetched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("FACEDUBD_DATA_DIR", str(data))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("FACEDUB_API_KEY", raising=False)
+    monkeypatch.delenv("FACEDUB_PROFILE", raising=False)
+    monkeypatch.delenv("FACEDUB_API_URL", raising=False)
+    monkeypatch.delenv("FACEDUB_SOCKET", raising=False)
+    return data
