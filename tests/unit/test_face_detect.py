@@ -90,7 +90,7 @@ def test_tiles_are_square_inside_the_image_and_cover_it(width: int, height: int)
     tiles = tile_origins(width, height)
     covered = np.zeros((height, width), dtype=bool)
     for x, y, side in tiles:
-        assert 0 <= x and x + side <= width and 0 <= y and y + side <= height
+        assert x >= 0 and x + side <= width and y >= 0 and y + side <= height
         covered[y : y + side, x : x + side] = True
     assert covered.all()
 

@@ -34,7 +34,7 @@ def test_points_found_in_the_crop_map_back_to_where_they_are_in_the_image(
     roi = Roi(cx=200.0, cy=150.0, size=96.0, rotation=rotation)
     tensor = crop(image, roi)
     assert tensor.shape == (1, MESH_INPUT, MESH_INPUT, 3) and tensor.dtype == np.float32
-    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+    assert tensor.min() >= 0.0 and tensor.max() <= 1.0
     weights = tensor[0, :, :, 0]
     ys, xs = np.mgrid[0:MESH_INPUT, 0:MESH_INPUT]
     # The model reports continuous crop coordinates: pixel index + 0.5.
