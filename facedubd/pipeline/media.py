@@ -102,14 +102,26 @@ def parse_rate(text: str | None) -> Fraction | None:
 
 
 def choose_rate(stream: dict[str, Any]) -> Fraction:
-    """The average rate (right for variable frame rate), snapped to a standard rate if close."""
-    rate = parse_rate(stream.get("avg_frame_rate")) or parse_rate(stream.get("r_frame_rate"))
+    """The output's constant rate: the average rate when it is a standard one (within 0.5%).
+    For a variable frame rate clip: its base rate when that is a standard one, else the next
+    standard rate above its average, so no motion is dropped."""
+    average = parse_rate(stream.get("avg_frame_rate"))
+    base = parse_rate(stream.get("r_frame_rate"))
+    rate = average or base
     if rate is None:
         raise UnreadableVideo("The video does not say how many frames it has per second.")
-    for standard in STANDARD_RATES:
-        if abs(rate - standard) / standard < _SNAP_TOLERANCE:
-            return standard
-    return rate.limit_denominator(1001)
+    if (snapped := snap_rate(rate)) is not None:
+        return snapped
+    if base is not None and base >= rate and base in STANDARD_RATES:
+        return base
+    above = [standard for standard in STANDARD_RATES if standard >= rate]
+    return above[0] if above else rate.limit_denominator(1001)
+
+
+def snap_rate(rate: Fraction) -> Fraction | None:
+    """The standard rate within 0.5% of `rate`, if any."""
+    nearest = min(STANDARD_RATES, key=lambda standard: abs(rate - standard))
+    return nearest if abs(rate - nearest) / nearest < _SNAP_TOLERANCE else None
 
 
 def stream_rotation(stream: dict[str, Any]) -> int:
@@ -192,8 +204,9 @@ class _StderrTail:
         self._thread.start()
 
     def _drain(self, pipe: IO[bytes]) -> None:
-        for raw in pipe:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+        with pipe:
+            for raw in pipe:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip())
 
     def text(self) -> str:
         self._thread.join(timeout=5)
