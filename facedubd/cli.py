@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from facedubd.commands import doctor
+
 app = typer.Typer(
     name="facedubd",
     help="The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.",
@@ -11,6 +13,14 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Keeps `facedubd <command>` a command group even while it has a single command."""
+
+
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:
