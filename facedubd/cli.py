@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from facedubd.commands import doctor
+from facedubd.commands import doctor, models, samples
 
 app = typer.Typer(
     name="facedubd",
@@ -14,12 +14,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-
-@app.callback()
-def _root() -> None:
-    """Keeps `facedubd <command>` a command group even while it has a single command."""
-
-
+app.add_typer(models.app, name="models")
+app.add_typer(samples.app, name="samples")
 app.command("doctor")(doctor.doctor)
 
 
