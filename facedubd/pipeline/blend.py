@@ -40,7 +40,7 @@ def face_alpha(
     radius = max(round(feather_px), 1)
     # Erode by one pixel more than the blur reaches, so alpha is 0 on and past the hull.
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 3, 2 * radius + 3))
-    mask = cv2.erode(mask, kernel)
+    mask = np.asarray(cv2.erode(mask, kernel), dtype=np.uint8)
     blur = 2 * radius + 1
     soft = cv2.GaussianBlur(mask, (blur, blur), radius / 2.0 + 0.5)
     return soft.astype(np.float32) / 255.0

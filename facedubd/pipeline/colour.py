@@ -37,7 +37,8 @@ def transfer(image_rgb: Image, source: LabStats, target: LabStats) -> Image:
     gain = ratio.astype(np.float32)
     offset = (target.mean - source.mean * ratio).astype(np.float32)
     lab = lab * gain + offset
-    return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    rgb = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 class SmoothedTransfer:

@@ -136,7 +136,7 @@ def delaunay(points: npt.ArrayLike) -> IntArray:
         lookup.setdefault((float(x), float(y)), i)
         subdiv.insert((float(x), float(y)))
     triangles: list[tuple[int, int, int]] = []
-    for row in subdiv.getTriangleList().astype(np.float32):
+    for row in np.asarray(subdiv.getTriangleList(), dtype=np.float32):
         corners = [lookup.get((float(row[k]), float(row[k + 1]))) for k in (0, 2, 4)]
         if all(c is not None for c in corners) and len(set(corners)) == 3:
             a, b, c = (int(v) for v in corners if v is not None)
@@ -265,4 +265,4 @@ def piecewise_affine(
     image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     if image.ndim == 2 and texture.ndim == 3:
         image = image[..., None]
-    return Warped(image, covered, (x0, y0))
+    return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
