@@ -120,24 +120,20 @@ def _as_box(found: Any) -> Box:
 # --- photos -------------------------------------------------------------------------------
 
 
-def _open_image(path: Path) -> Image.Image:
+def _register_heif() -> None:
     try:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
     except ImportError:  # pragma: no cover - pillow-heif is a pinned dependency
         pass
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            image.seek(0)  # animated GIF / WebP: the first frame
-            image.draft("RGB", (MAX_PHOTO_SIDE, MAX_PHOTO_SIDE))  # JPEG: decode downscaled
-            image.load()
-    except Image.DecompressionBombError:
-        raise UnreadablePhoto("The photo is far too large to be a portrait.") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        raise UnreadablePhoto() from None
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """The first frame, decoded at no more than about MAX_PHOTO_SIDE (JPEG draft mode)."""
+    image.seek(0)  # animated GIF / WebP: the first frame
+    image.draft("RGB", (MAX_PHOTO_SIDE, MAX_PHOTO_SIDE))
+    image.load()
     return image
 
 
@@ -163,12 +159,17 @@ def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     stored size. UnreadablePhoto when it is not an image Pillow can decode."""
     if not path.is_file() or path.stat().st_size == 0:
         raise UnreadablePhoto("The photo file is empty.")
-    image = _open_image(path)
-    stored = image.size
+    _register_heif()
     try:
-        upright = ImageOps.exif_transpose(image) or image
-        rgb = _to_rgb(upright)
-    except (OSError, ValueError, SyntaxError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                stored = image.size
+                upright = ImageOps.exif_transpose(_decode(image)) or image
+                rgb = _to_rgb(upright)
+    except Image.DecompressionBombError:
+        raise UnreadablePhoto("The photo is far too large to be a portrait.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise UnreadablePhoto() from None
     if max(rgb.size) > MAX_PHOTO_SIDE:
         rgb.thumbnail((MAX_PHOTO_SIDE, MAX_PHOTO_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
