@@ -214,7 +214,6 @@ def run(
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
     from facedubd.models import ensure_models
-    from facedubd.pipeline import dub
     from facedubd.pipeline.face import FaceTracker, load_face_models
 
     clock = StageClock(on_event)
@@ -227,6 +226,8 @@ def run(
     info = checked.video.info
 
     clock.enter("generating_views")
+    from facedubd.pipeline import dub
+
     character = dub.build_character(models, checked.photo.rgb)
     views = write_views(dub.render_views(character), out_dir / VIEWS_DIR)
 
