@@ -193,6 +193,14 @@ def generate_video(
     return stats, {key: round(value, 3) for key, value in per_frame.items()}
 
 
+def _dub_steps(dubber: Any) -> dict[str, float]:
+    """The dubber's own split of its time per frame, when it keeps one."""
+    steps = getattr(dubber, "timings_ms", None)
+    if steps is None:
+        return {}
+    return {f"frame_dub_{name}_ms": round(ms, 3) for name, ms in steps().items()}
+
+
 @contextlib.contextmanager
 def _partial_output(out_dir: Path) -> Iterator[Path]:
     """A 0600 file for ffmpeg to fill (it keeps an existing file's mode), removed on failure."""
@@ -213,15 +221,13 @@ def run(
 ) -> RunResult:
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
-    from facedubd.models import ensure_models
     from facedubd.pipeline.face import FaceTracker, load_face_models
 
     clock = StageClock(on_event)
     out_dir = ensure_private_dir(Path(out_dir))
     clock.enter("preparing")
     _limit_threads(settings.threads)
-    ensure_models()
-    models = load_face_models(settings.device, settings.threads)
+    models = load_face_models(settings.device, settings.threads)  # fetches what is missing
     checked = check_inputs(Path(photo), Path(video), settings.duration, models)
     info = checked.video.info
 
@@ -235,8 +241,11 @@ def run(
     key = pick_keyframe(Path(video), info, checked.duration, models)
 
     clock.enter("compositing_scene")
-    dubber = dub.Dubber(character, key.mesh)
-    preview = write_image(out_dir / PREVIEW_NAME, dub.composite(character, key.frame, key.mesh))
+    scene = dub.composite(
+        character, key.frame, key.mesh, dub.DubState.start(character, key.mesh, info.fps)
+    )
+    preview = write_image(out_dir / PREVIEW_NAME, scene)
+    dubber = dub.Dubber(character, key.mesh, info.fps)
 
     clock.enter("generating_video")
     output = out_dir / OUTPUT_NAME
@@ -259,7 +268,7 @@ def run(
         height=info.height,
         duration_s=round(float(stats.frames / Fraction(info.rate)), 6),
         provider=models.provider,
-        timings_ms={**clock.timings_ms, **per_frame},
+        timings_ms={**clock.timings_ms, **per_frame, **_dub_steps(dubber)},
     )
 
 
