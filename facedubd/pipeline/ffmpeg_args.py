@@ -151,12 +151,21 @@ def encode_args(output: Path, spec: EncodeSpec) -> list[str]:
         s=f"{spec.width}x{spec.height}",
         framerate=rate_text(spec.rate),
     )
+    # RGB to BT.709 limited-range YUV, said so in the stream: players then show the colours
+    # the decoder produced (which honoured the reference's own colour tags).
+    video = video.filter("scale", out_color_matrix="bt709", out_range="tv").filter(
+        "format", "yuv420p"
+    )
     streams = [video]
     options: dict[str, Any] = {
         "vcodec": "libx264",
         "preset": spec.preset,
         "crf": str(spec.crf),
         "pix_fmt": "yuv420p",
+        "colorspace": "bt709",
+        "color_primaries": "bt709",
+        "color_trc": "bt709",
+        "color_range": "tv",
         "r": rate_text(spec.rate),
         "movflags": "+faststart+use_metadata_tags",
         "map_metadata": "-1",

@@ -80,7 +80,7 @@ def stream_info(path: Path) -> dict[str, str]:
     out = subprocess.run(
         [
             *("ffprobe", "-v", "error", "-show_entries"),
-            "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,pix_fmt,"
+            "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,pix_fmt,color_space,"
             "duration,nb_frames:format=duration:format_tags",
             *("-of", "flat", str(path)),
         ],

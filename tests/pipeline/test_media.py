@@ -12,6 +12,7 @@ import pytest
 from facedubd.errors import PipelineError, UnreadableVideo
 from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.media import FrameReader, FrameWriter, probe, verify_output
+from facedubd.samples import sample_path
 from tests.pipeline import clips
 
 
@@ -167,3 +168,23 @@ def test_verify_rejects_a_wrong_duration(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="long instead of"):
         verify_output(source, 50, Fraction(25), expect_audio=False, size=(320, 240))
     verify_output(source, 25, Fraction(25), expect_audio=False, size=(320, 240))
+
+
+def test_colours_survive_decode_and_encode(tmp_path: Path) -> None:
+    """Frames passed through unchanged come back within H.264 loss (BT.601-tagged source,
+    BT.709-tagged output: both conversions honour the tags)."""
+    source = sample_path("WolfgangLanger_Pexels.mp4")
+    info = probe(source)
+    frames, rate = decode_all(source, 1)
+    out = tmp_path / "out.mp4"
+    spec = fa.EncodeSpec(info.width, info.height, rate, len(frames), crf=12)
+    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    again, _ = decode_all(out, 1)
+    assert len(again) == len(frames) == 24
+    error = np.mean((np.stack(again).astype(float) - np.stack(frames)) ** 2)
+    psnr = 10 * np.log10(255**2 / error)
+    assert psnr > 40, psnr
+    assert clips.stream_info(out)["streams.stream.0.color_space"] == "bt709"

@@ -87,6 +87,8 @@ def _encode_spec(**changes: object) -> fa.EncodeSpec:
 
 def _encoder_options(preset: str = "veryfast", crf: str = "18") -> list[str]:
     return [
+        *("-color_primaries", "bt709", "-color_range", "tv"),
+        *("-color_trc", "bt709", "-colorspace", "bt709"),
         "-crf",
         crf,
         "-map_chapters",
@@ -124,6 +126,7 @@ RAW_INPUT = [
     "-i",
     "pipe:",
 ]
+TO_YUV = "[0]scale=out_color_matrix=bt709:out_range=tv[s0];[s0]format=yuv420p[s1]"
 
 
 def test_encode_copies_aac_audio_that_covers_the_video() -> None:
@@ -134,8 +137,10 @@ def test_encode_copies_aac_audio_that_covers_the_video() -> None:
         *RAW_INPUT,
         "-i",
         "ref.mp4",
+        "-filter_complex",
+        TO_YUV,
         "-map",
-        "0",
+        "[s1]",
         "-map",
         "1:a:0",
         "-acodec",
@@ -162,11 +167,11 @@ def test_encode_pads_and_reencodes_audio_otherwise(
         "-i",
         "ref.mp4",
         "-filter_complex",
-        "[1:a:0]apad[s0]",
+        TO_YUV + ";[1:a:0]apad[s2]",
         "-map",
-        "0",
+        "[s1]",
         "-map",
-        "[s0]",
+        "[s2]",
         "-b:a",
         "192k",
         "-acodec",
@@ -183,6 +188,7 @@ def test_encode_without_reference_audio_has_no_audio_input() -> None:
     assert fa.encode_args(Path("o.mp4"), spec) == [
         "ffmpeg",
         *RAW_INPUT,
+        *("-filter_complex", TO_YUV, "-map", "[s1]"),
         *_encoder_options(),
         "o.mp4",
         *QUIET,
