@@ -41,6 +41,11 @@ class Case:
     clip: Path
     seconds: int
 
+    @property
+    def folder(self) -> Path:
+        slug = "".join(c if c.isalnum() else "_" for c in self.name).strip("_")
+        return OUT / "runs" / slug
+
 
 @dataclasses.dataclass(frozen=True)
 class Measured:
@@ -102,7 +107,7 @@ def run_child(clip: Path, seconds: int, out_dir: Path) -> dict[str, Any]:
 
 
 def measure(case: Case) -> Measured:
-    body = run_child(case.clip, case.seconds, OUT / case.name)
+    body = run_child(case.clip, case.seconds, case.folder)
     base = baseline_s(case.clip, case.seconds)
     result = body["result"]
     timings = result["timings_ms"]

@@ -188,3 +188,18 @@ def test_colours_survive_decode_and_encode(tmp_path: Path) -> None:
     psnr = 10 * np.log10(255**2 / error)
     assert psnr > 40, psnr
     assert clips.stream_info(out)["streams.stream.0.color_space"] == "bt709"
+
+
+def test_hdr_clip_is_detected_and_decoded_to_8_bit(tmp_path: Path) -> None:
+    source = tmp_path / "pq.mp4"
+    clips.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.4"),
+        *("-c:v", "libx265", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le"),
+        *("-color_trc", "smpte2084", "-color_primaries", "bt2020", "-colorspace", "bt2020nc"),
+        str(source),
+    )
+    info = probe(source)
+    assert info.hdr and info.pix_fmt == "yuv420p10le" and info.codec == "hevc"
+    frames, _ = decode_all(source, 0.4)
+    assert len(frames) == 10 and frames[0].dtype == np.uint8
+    assert 40 < float(frames[0].mean()) < 200  # tone-mapped, neither black nor blown out
