@@ -6,8 +6,10 @@ and a one-line ffprobe summary of the video."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 from facedubd.errors import FacedubError
@@ -21,16 +23,22 @@ OUT_DIR = Path("out") / "demo"
 
 
 def ffprobe_line(path: Path) -> str:
-    """codec, pixel format, size, rate and length of each stream, on one line."""
-    entries = "stream=codec_type,codec_name,pix_fmt,width,height,r_frame_rate,duration"
+    """Each stream's kind, codec, pixel format, size, rate and length, on one line."""
     done = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", entries, "-of", "csv=p=0", str(path)],
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", str(path)],
         capture_output=True,
         text=True,
         check=True,
     )
-    streams = [",".join(v for v in line.split(",") if v) for line in done.stdout.splitlines()]
-    return " | ".join(streams)
+    parts = []
+    for stream in json.loads(done.stdout)["streams"]:
+        words = [stream["codec_type"], stream["codec_name"]]
+        if stream["codec_type"] == "video":
+            rate = float(Fraction(stream["r_frame_rate"]))
+            words += [stream["pix_fmt"], f"{stream['width']}x{stream['height']}", f"{rate:.3f} fps"]
+        words.append(f"{float(stream['duration']):.3f} s")
+        parts.append(" ".join(words))
+    return " | ".join(parts)
 
 
 def show_stage(stage: str, progress: float) -> None:
