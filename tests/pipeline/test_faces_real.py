@@ -173,3 +173,27 @@ def test_tracker_detects_only_when_the_face_is_lost(face_models: FaceModels) -> 
     assert first is not None and second is not None
     drift = np.abs(second.points[:, :2] - first.points[:, :2]).max()
     assert drift < 0.05 * lm.inter_ocular_distance(first.points)
+
+
+def _found(models: FaceModels, name: str) -> tuple[np.ndarray, FaceTracker]:
+    points, tracker = _track(models, sample_path(name))
+    return ~np.isnan(points[:, 0, 0]), tracker
+
+
+def test_a_face_that_leaves_is_lost_and_title_lettering_is_not_a_face(
+    face_models: FaceModels,
+) -> None:
+    # face_noface.mov: a man talks to camera for about 3 s, then a cartoon title card.
+    found, tracker = _found(face_models, "face_noface.mov")
+    print(f"face_noface.mov: {''.join('F' if f else '.' for f in found)}")
+    assert found[:60].all()
+    assert not found[100:].any()
+    assert np.count_nonzero(np.diff(found.astype(int))) == 1  # one change: face -> none
+    # Without a track the detector runs on every frame.
+    assert tracker.detector_runs == 1 + np.count_nonzero(~found)
+
+
+def test_a_video_without_faces_gives_none(face_models: FaceModels) -> None:
+    found, tracker = _found(face_models, "no_face.mp4")
+    assert len(found) > 60 and not found.any()
+    assert tracker.detector_runs == len(found)

@@ -8,7 +8,7 @@ measures (`facedubd.pipeline.face.landmarks`).
 from facedubd.pipeline.face.detect import Detection, detect_faces
 from facedubd.pipeline.face.loader import FaceModels, load_face_models
 from facedubd.pipeline.face.mesh import Mesh, Roi, roi_from_detection, roi_from_points, run_mesh
-from facedubd.pipeline.face.track import FaceTracker
+from facedubd.pipeline.face.track import FaceTracker, confirmed_mesh
 
 __all__ = [
     "Detection",
@@ -16,6 +16,7 @@ __all__ = [
     "FaceTracker",
     "Mesh",
     "Roi",
+    "confirmed_mesh",
     "detect_faces",
     "load_face_models",
     "roi_from_detection",

@@ -23,6 +23,10 @@ NMS_IOU = 0.3
 #: In "auto" mode, a short-range face narrower than this share of the long side
 #: sends the image to the full-range model as well.
 SHORT_RANGE_MIN_FRACTION = 0.2
+#: In "auto" mode, images with a long side of at least this many pixels are searched in
+#: tiles when neither model finds a face in the whole image (large photos only: on video
+#: frames tiles mostly add false faces in textures and lettering).
+TILE_MIN_LONG_SIDE = 1280
 LOGIT_CLIP = 80.0
 KEYPOINT_NAMES: tuple[str, ...] = (
     "right_eye",
@@ -227,14 +231,15 @@ def detect_faces(
     small=False uses the short-range model (faces over ~20% of the image), small=True
     the full-range one (small and distant faces). "auto" runs short range; when that
     finds nothing or a face under 20% of the image's long side, it takes the full-range
-    result instead (if any); when both find nothing, it runs short range on overlapping
-    tiles, which catches faces in turned poses on large photos."""
+    result instead (if any); when both find nothing in an image with a long side of at
+    least TILE_MIN_LONG_SIDE, it runs short range on overlapping tiles, which catches
+    small faces in turned poses on large photos."""
     if small is True:
         return run_detector(models.full, FULL_RANGE, rgb)
     found = run_detector(models.short, SHORT_RANGE, rgb)
     if small is False or (found and not _has_small_face(found, rgb)):
         return found
     wider = run_detector(models.full, FULL_RANGE, rgb)
-    if wider or found:
+    if wider or found or max(rgb.shape[:2]) < TILE_MIN_LONG_SIDE:
         return wider or found
     return run_detector_tiled(models.short, SHORT_RANGE, rgb)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from facedubd.errors import UnreadableVideo
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
@@ -68,18 +71,31 @@ def decode_args(path: Path, max_frames: int | None = None, start_s: float = 0.0)
 def iter_video_frames(
     path: Path, max_frames: int | None = None, start_s: float = 0.0
 ) -> Iterator[np.ndarray]:
-    """Yield the video's frames in order as (H, W, 3) RGB uint8 arrays."""
+    """Yield the video's frames in order as (H, W, 3) RGB uint8 arrays.
+
+    Stopping early is fine (ffmpeg is stopped quietly); a decode that fails before the
+    end raises UnreadableVideo with ffmpeg's last message."""
     width, height = video_size(path)
     frame_bytes = width * height * 3
-    process = subprocess.Popen(decode_args(path, max_frames, start_s), stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    try:
-        while True:
-            chunk = process.stdout.read(frame_bytes)
-            if len(chunk) < frame_bytes:
-                break
-            yield np.frombuffer(chunk, dtype=np.uint8).reshape(height, width, 3)
-    finally:
-        process.stdout.close()
-        process.kill()
-        process.wait()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            decode_args(path, max_frames, start_s), stdout=subprocess.PIPE, stderr=errors
+        )
+        assert process.stdout is not None
+        finished = False
+        try:
+            while True:
+                chunk = process.stdout.read(frame_bytes)
+                if len(chunk) < frame_bytes:
+                    finished = True
+                    break
+                yield np.frombuffer(chunk, dtype=np.uint8).reshape(height, width, 3)
+        finally:
+            process.stdout.close()
+            if not finished:
+                process.kill()
+            returncode = process.wait()
+        if finished and returncode != 0:
+            errors.seek(0)
+            last = errors.read().decode(errors="replace").strip().splitlines()[-1:]
+            raise UnreadableVideo(f"ffmpeg could not decode {path.name}: {' '.join(last)}")
