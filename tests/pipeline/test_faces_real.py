@@ -197,3 +197,20 @@ def test_a_video_without_faces_gives_none(face_models: FaceModels) -> None:
     found, tracker = _found(face_models, "no_face.mp4")
     assert len(found) > 60 and not found.any()
     assert tracker.detector_runs == len(found)
+
+
+def test_frames_of_a_file_that_is_not_a_video_are_refused(tmp_path: Path) -> None:
+    from facedubd.errors import UnreadableVideo
+
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"not a video at all\n" * 100)
+    with pytest.raises(UnreadableVideo, match=r"clip\.mp4 has no video stream"):
+        next(iter_video_frames(fake))
+
+
+def test_reading_stops_early_without_leaving_ffmpeg_behind() -> None:
+    frames = iter_video_frames(sample_path("single_face.mp4"))
+    first = next(frames)
+    assert first.shape == (360, 640, 3) and first.dtype == np.uint8
+    frames.close()  # stops ffmpeg; no error for the closed pipe
+    assert len(list(iter_video_frames(sample_path("single_face.mp4"), max_frames=5))) == 5

@@ -46,15 +46,17 @@ def load_rgb(path: Path) -> np.ndarray:
 
 def video_size(path: Path) -> tuple[int, int]:
     """(width, height) of the first video stream, as ffprobe reports it."""
-    out = subprocess.run(
+    done = subprocess.run(
         [
             "ffprobe", "-v", "error", "-select_streams", "v:0",
             "-show_entries", "stream=width,height", "-of", "json", str(path),
         ],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    stream = json.loads(out)["streams"][0]
-    return int(stream["width"]), int(stream["height"])
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    streams = json.loads(done.stdout or "{}").get("streams") if done.returncode == 0 else None
+    if not streams:
+        raise UnreadableVideo(f"{path.name} has no video stream ffprobe can read")
+    return int(streams[0]["width"]), int(streams[0]["height"])
 
 
 def decode_args(path: Path, max_frames: int | None = None, start_s: float = 0.0) -> list[str]:
