@@ -15,6 +15,7 @@ from typing import Any
 
 from facedubd.errors import ModelError
 from facedubd.models.manifest import FileEntry, Manifest, ModelEntry, load_manifest
+from facedubd.models.versions import CONVERTER_VERSION
 from facedubd.models.wheels import (
     cache_lock,
     extract_member,
@@ -87,8 +88,6 @@ def _tflite_for(entry: ModelEntry, cache: Path, wheels: dict[str, Path]) -> Path
 
 
 def _recorded_onnx(entry: ModelEntry, onnx: Path, record: dict[str, Any] | None) -> bool:
-    from facedubd.models.convert import CONVERTER_VERSION
-
     return (
         record is not None
         and record.get("source_sha256") == entry.sha256
@@ -99,7 +98,7 @@ def _recorded_onnx(entry: ModelEntry, onnx: Path, record: dict[str, Any] | None)
 
 
 def _convert(entry: ModelEntry, tflite: Path, onnx: Path) -> dict[str, Any]:
-    from facedubd.models.convert import CONVERTER_VERSION, convert_file
+    from facedubd.models.convert import convert_file
 
     started = time.perf_counter()
     data = convert_file(tflite, entry.name)
@@ -239,8 +238,6 @@ def _onnx_file(entry: ModelEntry, cache: Path) -> Path:
 
 
 def _quick_state(entry: ModelEntry, cache: Path, record: dict[str, Any] | None) -> str:
-    from facedubd.models.convert import CONVERTER_VERSION
-
     onnx = _onnx_file(entry, cache)
     if onnx == entry.path:
         return "ready" if onnx.is_file() else "missing"
