@@ -98,11 +98,13 @@ def _recorded_onnx(entry: ModelEntry, onnx: Path, record: dict[str, Any] | None)
 
 
 def _convert(entry: ModelEntry, tflite: Path, onnx: Path) -> dict[str, Any]:
+    from facedubd.models.check import check_converted
     from facedubd.models.convert import convert_file
 
     started = time.perf_counter()
     data = convert_file(tflite, entry.name)
     seconds = time.perf_counter() - started
+    check_converted(entry, data)
     write_atomic(onnx, data)
     return {
         "source_sha256": entry.sha256,

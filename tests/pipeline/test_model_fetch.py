@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image
 from facedubd.errors import ModelError
 from facedubd.models import ensure_models, mesh_triangles, verify_models
 from facedubd.models.fetch import read_state
-from facedubd.models.manifest import load_manifest
+from facedubd.models.manifest import load_manifest, packaged_manifest_path, parse_manifest
 from facedubd.models.wheels import cache_lock, extract_member, fetch_wheel, sha256_file
 from facedubd.paths import cache_dir
 from facedubd.samples import fetch_samples
@@ -181,3 +182,17 @@ def test_mesh_triangles_cover_the_468_points_as_a_manifold() -> None:
             edges[key] = edges.get(key, 0) + 1
     assert max(edges.values()) == 2  # each edge borders at most two triangles
     assert not triangles.flags.writeable
+
+
+def test_a_conversion_that_breaks_the_manifest_contract_is_not_recorded(
+    seeded_cache: Path,
+) -> None:
+    data = tomllib.loads(packaged_manifest_path().read_text())
+    data["models"][SMALL]["outputs"][0]["name"] = "boxes"
+    manifest = parse_manifest(data)
+    with pytest.raises(
+        ModelError, match=rf"{SMALL}: the converted outputs are regressors\[1, 896, 16\]"
+    ):
+        ensure_models([SMALL], cache=seeded_cache, manifest=manifest)
+    assert not (seeded_cache / "models" / f"{SMALL}.onnx").exists()
+    assert SMALL not in read_state(seeded_cache)
