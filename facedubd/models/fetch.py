@@ -215,16 +215,18 @@ class ModelStatus:
     def ok(self) -> bool:
         return not self.problems
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self, *, checked: bool = True) -> dict[str, Any]:
+        """The JSON row; `checked` adds `ok` and `problems` (rows from a re-hash)."""
+        row: dict[str, Any] = {
             "name": self.name,
             "task": self.task,
             "licence": self.licence,
             "state": self.state,
             "path": None if self.path is None else str(self.path),
-            "ok": self.ok,
-            "problems": list(self.problems),
         }
+        if checked:
+            row.update(ok=self.ok, problems=list(self.problems))
+        return row
 
 
 def _source_file(entry: ModelEntry, cache: Path) -> Path:
