@@ -17,6 +17,7 @@ from PIL import Image
 
 from facedubd.errors import ModelError
 from facedubd.models import ensure_models, mesh_triangles, verify_models
+from facedubd.models.convert import convert_file
 from facedubd.models.fetch import read_state
 from facedubd.models.manifest import load_manifest, packaged_manifest_path, parse_manifest
 from facedubd.models.wheels import cache_lock, extract_member, fetch_wheel, sha256_file
@@ -196,3 +197,17 @@ def test_a_conversion_that_breaks_the_manifest_contract_is_not_recorded(
         ensure_models([SMALL], cache=seeded_cache, manifest=manifest)
     assert not (seeded_cache / "models" / f"{SMALL}.onnx").exists()
     assert SMALL not in read_state(seeded_cache)
+
+
+def test_a_model_with_unsupported_ops_fails_naming_op_and_model(
+    tmp_path: Path, shared_wheel: Path
+) -> None:
+    """The attention mesh needs MediaPipe custom ops the converter does not have."""
+    member = "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"
+    pinned = "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"
+    tflite = extract_member(shared_wheel, member, tmp_path / "attention.tflite", pinned)
+    with pytest.raises(
+        ModelError,
+        match=r"^face_landmark_with_attention: the TFLite op CUSTOM:\w+ is not supported",
+    ):
+        convert_file(tflite, "face_landmark_with_attention")
