@@ -168,7 +168,7 @@ def _box_tuple(corners: np.ndarray) -> tuple[float, float, float, float]:
 
 def run_detector(session: Session, spec: DetectorSpec, rgb: np.ndarray) -> list[Detection]:
     """Faces found by one detector model on the whole image, best first."""
-    tensor, box = letterbox(rgb, spec.input_size)
+    tensor, fit = letterbox(rgb, spec.input_size)
     outputs = run_single_input(session, tensor)
     raw = pick_by_last_dim(outputs, 16).reshape(-1, 16)
     scores = sigmoid_scores(pick_by_last_dim(outputs, 1).reshape(-1))
@@ -177,7 +177,7 @@ def run_detector(session: Session, spec: DetectorSpec, rgb: np.ndarray) -> list[
         return []
     boxes, keypoints = decode_boxes(raw[keep], _anchors(spec)[keep], spec.input_size)
     return [
-        Detection(_box_tuple(box.to_image(b.reshape(2, 2))), box.to_image(k).astype(np.float32), s)
+        Detection(_box_tuple(fit.to_image(b.reshape(2, 2))), fit.to_image(k).astype(np.float32), s)
         for b, k, s in weighted_nms(boxes, keypoints, scores[keep])
     ]
 
