@@ -52,9 +52,12 @@ VIEW_SIZE = 512
 #: The share of the reference's expression change kept away from the mouth and eyes.
 EXPRESSION_FLOOR = 0.4
 #: Lip gap over mouth width above which the reference's mouth interior is shown.
-MOUTH_OPEN = 0.06
+MOUTH_OPEN = 0.0
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.4
+#: The turned views are rendered this much further than asked: a single photo has no
+#: far cheek or ear to show, so the face reads as about 0.75 of its mesh rotation.
+VIEW_TURN_GAIN = 1.3
 VIEW_YAW: dict[str, float] = {
     "front": 0.0,
     "three_quarter_left": 30.0,
@@ -252,7 +255,7 @@ def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
     scene, outside, turning = _view_scene(character)
     pts = character.mesh
     current = lm.face_frame(pts)
-    wanted = lm.rotation_from_angles(yaw, 0.0, 0.0)
+    wanted = lm.rotation_from_angles(yaw * VIEW_TURN_GAIN, 0.0, 0.0)
     turn = wanted @ current.T
     size = _face_size(pts)
     pivot = pts.mean(axis=0) + current[:, 2] * 0.45 * size  # the neck, behind the face
@@ -437,24 +440,31 @@ class DubState:
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + elapsed
 
 
-def target_mesh(character: Character, state: DubState, ref_points: Points) -> tuple[Points, Points]:
+def target_mesh(
+    character: Character, state: DubState, ref_points: Points, raw_points: Points | None = None
+) -> tuple[Points, Points]:
     """The mesh the character's face takes in this frame and the outline of the part
-    to paste (the face without the photo's hair), image pixels (see module doc)."""
+    to paste (the face without the photo's hair), image pixels (see module doc).
+
+    `ref_points` are the smoothed reference mesh; eye and mouth openings are read from
+    `raw_points` (the unsmoothed mesh, when given): a blink or a syllable lasts a few
+    frames and must not lag, and a gap's own noise is small."""
     key = state.key
     topo = character.topology
     pose = robust_pose(key.points[key.rigid], ref_points[key.rigid])
     ref_free = key.frame.invert(pose.invert(ref_points))
+    gaps_free = ref_free if raw_points is None else key.frame.invert(pose.invert(raw_points))
     target = state.character_free + (ref_free - key.free) * state.delta_weights[:, None]
     char = state.character_free
     for eye in (topo.right_eye, topo.left_eye):
         key_gap = np.maximum(_gaps(key.free, eye), 1e-3)
         # The mesh model sees a shut eye as about half open: stretch the ratio so a
         # reference blink closes the character's eye fully.
-        ratio = np.clip((_gaps(ref_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
+        ratio = np.clip((_gaps(gaps_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
         target = set_opening(target, eye, _gaps(char, eye) * ratio, upper_share=0.85, reach=0.2)
     mouth = topo.mouth
     width_ratio = _mouth_width(char) / _mouth_width(key.free)
-    wanted = np.maximum(_gaps(ref_free, mouth), 0.0) * width_ratio
+    wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * width_ratio
     target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45)
     outline = target[list(topo.outline)].copy()
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
@@ -473,7 +483,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
     with state.timed("filter"):
         ref = state.mesh_filter(raw, scale=scale)
     with state.timed("target"):
-        target, outline = target_mesh(character, state, ref)
+        target, outline = target_mesh(character, state, ref, raw)
     feather = max(2.0, 0.07 * scale)
     box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
     x0, y0, x1, y1 = box
@@ -520,7 +530,7 @@ def _mouth_interior(
     x0, y0, x1, y1 = box
     image = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
     coverage = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    if lm.mouth_opening(ref) < MOUTH_OPEN:
+    if lm.mouth_opening(ref) <= MOUTH_OPEN:
         return geometry.Warped(image, coverage, (x0, y0))
     mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
     mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
