@@ -13,5 +13,13 @@ app = typer.Typer(
 )
 
 
+from facedubd.commands.serve import serve  # noqa: E402
+from facedubd.commands.users import keys_app, users_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+
+
 def main() -> None:
     app()

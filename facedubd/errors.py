@@ -144,9 +144,15 @@ class RateLimited(FacedubError):
     code = "rate_limited"
     http_status = 429
 
-    def __init__(self, message: str | None = None, retry_after: int = 1) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        retry_after: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.headers = headers or {}
 
 
 class ConcurrencyLimit(FacedubError):
@@ -209,3 +215,15 @@ class DaemonAlreadyRunning(FacedubError):
     """Another facedubd is already listening on this socket."""
 
     code = "already_running"
+
+
+class PipelineCrashed(FacedubError):
+    """The video generator stopped unexpectedly."""
+
+    code = "pipeline_crashed"
+
+
+class Interrupted(FacedubError):
+    """The daemon stopped twice while this job ran; it was not retried again."""
+
+    code = "interrupted"

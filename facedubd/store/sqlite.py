@@ -398,9 +398,9 @@ class SqliteStore:
             await self._event(tx, job_id, now)
         return job_from(row)
 
-    async def requeue_job(self, job_id: str) -> None:
+    async def requeue_job(self, job_id: str, *, undo_attempt: bool = False) -> None:
         async with self._tx() as tx:
-            if await self._run(tx, "mark_requeued", id=job_id):
+            if await self._run(tx, "mark_requeued", id=job_id, undo=int(undo_attempt)):
                 await self._event(tx, job_id, _now())
 
     async def processing_jobs(self) -> list[Job]:

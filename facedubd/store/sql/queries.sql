@@ -129,7 +129,8 @@ UPDATE jobs SET status = 'failed', error = :error, error_code = :error_code, fin
 WHERE id = :id AND status IN ('queued', 'processing');
 
 -- name: mark_requeued
-UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0, version = version + 1
+UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0, version = version + 1,
+                attempts = attempts - :undo
 WHERE id = :id AND status = 'processing';
 
 -- name: processing_jobs

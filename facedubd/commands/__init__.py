@@ -1,0 +1,1 @@
+"""The `facedubd` command groups."""
