@@ -1,1 +1,1 @@
-"""The `facedubd` command groups."""
+"""One module per `facedubd` command or command group."""
