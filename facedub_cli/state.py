@@ -1,0 +1,56 @@
+"""What every command shares: the global options and a client built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import typer
+
+from facedub_cli.config import Target, resolve_target
+
+if TYPE_CHECKING:
+    from facedub_cli.client import FaceDubClient
+
+
+@dataclass
+class AppState:
+    json: bool = False
+    quiet: bool = False
+    profile: str | None = None
+    api_url: str | None = None
+    socket: str | None = None
+
+    @property
+    def show_progress(self) -> bool:
+        return not (self.json or self.quiet)
+
+    def target(self) -> Target:
+        return resolve_target(
+            profile_flag=self.profile, api_url_flag=self.api_url, socket_flag=self.socket
+        )
+
+    def client(self, api_key: str | None = None) -> FaceDubClient:
+        """A client for the resolved target; the stored key (if any) is sent."""
+        from facedub_cli.client import FaceDubClient
+        from facedub_cli.credentials import load_key
+        from facedub_cli.ui import note
+
+        target = self.target()
+        if api_key is None:
+            stored = load_key(target.profile)
+            api_key = stored.key if stored else None
+        quiet = self.quiet
+        return FaceDubClient(
+            target.api_url,
+            socket=target.socket,
+            api_key=api_key,
+            on_retry=None if quiet else (lambda message: note(f"note: {message}")),
+        )
+
+
+def get_state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
