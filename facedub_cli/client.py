@@ -80,7 +80,8 @@ class FaceDubClient:
     """A client for one FaceDub API: `api_url` over TCP, or `socket` (a facedubd Unix socket).
 
     `api_key` is sent as a Bearer token when given (over the local socket none is needed).
-    `on_retry(note)` hears about each rate-limit or models-loading retry.
+    `on_retry(note)` hears about each rate-limit or models-loading retry. `transport` and
+    `external_transport` (for signed URLs on other hosts, e.g. a CDN) replace httpx's own.
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class FaceDubClient:
         on_retry: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        external_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.socket = Path(socket) if socket is not None else None
         self.api_url = (SOCKET_BASE_URL if self.socket else api_url or DEFAULT_API_URL).rstrip("/")
@@ -101,6 +103,7 @@ class FaceDubClient:
         self.max_retries = max_retries
         self.on_retry = on_retry
         self._sleep = sleep
+        self._external_transport = external_transport
         if transport is None and self.socket is not None:
             transport = httpx.HTTPTransport(uds=str(self.socket))
         headers = {"User-Agent": "facedub-cli/0.1"}
@@ -350,7 +353,8 @@ class FaceDubClient:
             request.headers.pop("Authorization", None)
             response = self._send(request, stream=True)
             return self._save(response, target, on_progress)
-        with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0)) as plain:
+        timeout = httpx.Timeout(60.0, connect=10.0)
+        with httpx.Client(timeout=timeout, transport=self._external_transport) as plain:
             try:
                 response = plain.send(plain.build_request("GET", url), stream=True)
             except httpx.TransportError as exc:

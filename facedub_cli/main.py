@@ -92,15 +92,19 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option(help="Profile to use (built in: local, hosted). Env FACEDUB_PROFILE."),
+        typer.Option(
+            metavar="NAME", help="Profile to use (built in: local, hosted). Env FACEDUB_PROFILE."
+        ),
     ] = None,
     api_url: Annotated[
         str | None,
-        typer.Option("--api-url", help="API base URL over TCP. Env FACEDUB_API_URL."),
+        typer.Option(
+            "--api-url", metavar="URL", help="API base URL over TCP. Env FACEDUB_API_URL."
+        ),
     ] = None,
     socket: Annotated[
         str | None,
-        typer.Option(help="facedubd Unix socket. Env FACEDUB_SOCKET."),
+        typer.Option(metavar="PATH", help="facedubd Unix socket. Env FACEDUB_SOCKET."),
     ] = None,
     json_output: Annotated[
         bool,
@@ -124,6 +128,11 @@ app.command("usage")(usage.usage)
 
 
 def main() -> None:
+    if "_FACEDUB_COMPLETE" in os.environ:
+        # add_completion=False (we ship scripts) leaves Typer's shell classes unregistered.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     app(prog_name="facedub")
 
 

@@ -59,7 +59,7 @@ def login(
 
 @app.command("status")
 def status(ctx: typer.Context) -> None:
-    """Show the profile, where requests go, the stored key and what the server says of it."""
+    """Show the profile, the server, the stored key, and check the key with GET /usage."""
     from facedub_cli.credentials import load_key
 
     state = get_state(ctx)
