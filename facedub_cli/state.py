@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,8 +46,15 @@ class AppState:
             target.api_url,
             socket=target.socket,
             api_key=api_key,
+            max_retries=retries_setting(),
             on_retry=None if quiet else (lambda message: note(f"note: {message}")),
         )
+
+
+def retries_setting() -> int:
+    """How often a rate_limited / models_loading answer is retried: FACEDUB_RETRIES, else 3."""
+    raw = os.environ.get("FACEDUB_RETRIES", "")
+    return int(raw) if raw.isdigit() else 3
 
 
 def get_state(ctx: typer.Context) -> AppState:
