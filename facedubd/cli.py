@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from facedubd.commands import doctor, models, samples
+
 app = typer.Typer(
     name="facedubd",
     help="The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.",
@@ -11,6 +13,18 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
+
+app.add_typer(models.app, name="models")
+app.add_typer(samples.app, name="samples")
+app.command("doctor")(doctor.doctor)
+
+
+from facedubd.commands.serve import serve  # noqa: E402
+from facedubd.commands.users import keys_app, users_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

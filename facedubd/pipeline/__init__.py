@@ -1,0 +1,1 @@
+"""The video pipeline: stages and the pure modules they use."""

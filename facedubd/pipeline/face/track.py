@@ -1,0 +1,78 @@
+"""Follow one face through video frames.
+
+Each frame's mesh crop comes from the previous frame's mesh; the detector runs only
+when there is no track yet or the mesh model says the face is gone (presence under a
+threshold). When several faces are detected, the one nearest the last tracked face is
+taken (the best-scoring one when nothing was tracked yet)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from facedubd.pipeline.face.detect import Detection, detect_faces
+from facedubd.pipeline.face.loader import FaceModels
+from facedubd.pipeline.face.mesh import Mesh, roi_from_detection, roi_from_points, run_mesh
+
+PRESENCE_THRESHOLD = 0.5
+
+
+def nearest_detection(
+    detections: list[Detection], last_centre: tuple[float, float] | None
+) -> Detection:
+    """The detection whose box centre is nearest last_centre, or the first (best) one."""
+    if last_centre is None:
+        return detections[0]
+    target = np.asarray(last_centre)
+    distances = [float(np.linalg.norm(np.asarray(d.centre) - target)) for d in detections]
+    return detections[int(np.argmin(distances))]
+
+
+class FaceTracker:
+    """Stateful: feed frames in order with update(); read frames and detector_runs."""
+
+    def __init__(
+        self,
+        models: FaceModels,
+        *,
+        presence_threshold: float = PRESENCE_THRESHOLD,
+        small: bool | Literal["auto"] = "auto",
+    ) -> None:
+        self._models = models
+        self._presence_threshold = presence_threshold
+        self._small = small
+        self._mesh: Mesh | None = None
+        self._last_centre: tuple[float, float] | None = None
+        self.frames = 0
+        self.detector_runs = 0
+
+    def update(self, rgb: np.ndarray) -> Mesh | None:
+        """The face's mesh in this frame, or None when no face is found."""
+        self.frames += 1
+        mesh = self._follow(rgb) if self._mesh is not None else None
+        if mesh is None:
+            mesh = self._redetect(rgb)
+        self._mesh = mesh
+        if mesh is not None:
+            self._last_centre = (mesh.roi.cx, mesh.roi.cy)
+        return mesh
+
+    def reset(self) -> None:
+        """Forget the track (e.g. after a scene cut); the next frame runs the detector."""
+        self._mesh = None
+        self._last_centre = None
+
+    def _follow(self, rgb: np.ndarray) -> Mesh | None:
+        assert self._mesh is not None
+        mesh = run_mesh(self._models.mesh, rgb, roi_from_points(self._mesh.points))
+        return mesh if mesh.presence >= self._presence_threshold else None
+
+    def _redetect(self, rgb: np.ndarray) -> Mesh | None:
+        self.detector_runs += 1
+        detections = detect_faces(self._models, rgb, small=self._small)
+        if not detections:
+            return None
+        chosen = nearest_detection(detections, self._last_centre)
+        mesh = run_mesh(self._models.mesh, rgb, roi_from_detection(chosen))
+        return mesh if mesh.presence >= self._presence_threshold else None
