@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,8 @@ class AppState:
 
     @property
     def show_progress(self) -> bool:
-        return not (self.json or self.quiet)
+        """Bars only for a person at a terminal: never with --json/--quiet or a piped stderr."""
+        return not (self.json or self.quiet) and sys.stderr.isatty()
 
     def target(self) -> Target:
         return resolve_target(
@@ -32,13 +34,16 @@ class AppState:
         )
 
     def client(self, api_key: str | None = None) -> FaceDubClient:
-        """A client for the resolved target; the stored key (if any) is sent."""
+        """A client for the resolved target; over TCP the stored key (if any) is sent."""
         from facedub_cli.client import FaceDubClient
         from facedub_cli.credentials import load_key
         from facedub_cli.ui import note
 
         target = self.target()
-        if api_key is None:
+        if api_key is None and target.socket is not None:
+            # The socket authenticates the daemon's own OS user: only an explicit key is sent.
+            api_key = os.environ.get("FACEDUB_API_KEY") or None
+        elif api_key is None:
             stored = load_key(target.profile)
             api_key = stored.key if stored else None
         quiet = self.quiet

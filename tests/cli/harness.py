@@ -90,18 +90,25 @@ def start_daemon(base: Path, settings: dict[str, str] | None = None) -> Daemon:
     return daemon
 
 
+def _socket_accepts(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
 def _wait_healthy(daemon: Daemon, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if daemon.process.poll() is not None:
             raise RuntimeError(f"facedubd exited early:\n{daemon.log_tail()}")
-        try:
+        if _socket_accepts(daemon.socket):
             transport = httpx.HTTPTransport(uds=str(daemon.socket))
             with httpx.Client(transport=transport, base_url="http://localhost") as client:
-                if client.get("/healthz", timeout=2).status_code == 200:
+                if client.get("/healthz", timeout=5).status_code == 200:
                     return
-        except httpx.TransportError:
-            pass
         time.sleep(0.2)
     stop_daemon(daemon)
     raise RuntimeError(f"facedubd did not answer /healthz in {timeout}s:\n{daemon.log_tail()}")
