@@ -1,1 +1,1 @@
-"""Benchmarks: each `bench_*.py` has `run(quick: bool) -> str` and prints ratios, not verdicts."""
+"""Benchmarks that print figures (never timed assertions in tests): `python -m bench`."""

@@ -1,34 +1,47 @@
-"""`python -m bench [--quick] [NAME ...]`: run every bench/bench_*.py (or the named ones)."""
+"""Run every `bench/bench_*.py` module's `run(quick) -> str` and print what each returns.
+
+    python -m bench [--quick] [name ...]
+
+`--quick` makes each benchmark short (make test runs it so the benchmarks do not rot);
+names (e.g. `faces`) pick some of the modules."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import pkgutil
+import platform
 import sys
 import time
 from pathlib import Path
 
 
-def discover() -> list[str]:
-    folder = Path(__file__).parent
-    return sorted(
-        info.name for info in pkgutil.iter_modules([str(folder)]) if info.name.startswith("bench_")
-    )
+def bench_modules() -> list[str]:
+    """The `bench_*` module names of this package, sorted."""
+    here = [str(Path(__file__).parent)]
+    return sorted(m.name for m in pkgutil.iter_modules(here) if m.name.startswith("bench_"))
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="a short run (make test uses it)")
-    parser.add_argument("names", nargs="*", help="bench modules to run (default: all)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (seconds, not minutes)")
+    parser.add_argument("names", nargs="*", help="benchmarks to run, e.g. faces (default: all)")
     args = parser.parse_args(argv)
-    for name in args.names or discover():
-        module = importlib.import_module(f"bench.{name.removeprefix('bench.')}")
+    names = bench_modules()
+    if args.names:
+        unknown = [n for n in args.names if f"bench_{n}" not in names]
+        if unknown:
+            parser.error(f"unknown benchmark(s) {', '.join(unknown)}; have: {', '.join(names)}")
+        names = [f"bench_{n}" for n in args.names]
+    print(f"# facedub benchmarks ({'quick' if args.quick else 'full'}), {platform.machine()}")
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
         started = time.perf_counter()
-        report = module.run(args.quick)
-        print(f"== {name} ({time.perf_counter() - started:.1f}s)\n{report.rstrip()}\n", flush=True)
+        result = module.run(args.quick)
+        print(f"\n## {name.removeprefix('bench_')} ({time.perf_counter() - started:.1f} s)\n")
+        print(result, flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sys.exit(main())

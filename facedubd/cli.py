@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from facedubd.commands import doctor, models, samples
+from facedubd.commands import doctor, models, run, samples
+from facedubd.commands.serve import serve
+from facedubd.commands.users import keys_app, users_app
 
 app = typer.Typer(
     name="facedubd",
@@ -17,11 +19,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(samples.app, name="samples")
 app.command("doctor")(doctor.doctor)
-
-
-from facedubd.commands.serve import serve  # noqa: E402
-from facedubd.commands.users import keys_app, users_app  # noqa: E402
-
+app.command("run")(run.run)
 app.command("serve")(serve)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import json
 import logging
@@ -32,6 +34,7 @@ KILL_AFTER_S = 3.0
 SWEEP_EVERY_S = 600.0
 PROGRESS_STEP = 0.01
 MAX_ATTEMPTS = 2
+PR_SET_PDEATHSIG = 1
 VIEW_FILES = ("front.png", "three_quarter_left.png", "three_quarter_right.png", "close_up.png")
 
 
@@ -40,6 +43,7 @@ def child_main(
 ) -> None:
     """Runs in the child process: the pipeline, reporting events and the outcome."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the daemon, which drains
+    _die_with_parent()
     from facedubd.pipeline import run
     from facedubd.pipeline.types import PipelineSettings
 
@@ -57,6 +61,13 @@ def child_main(
         conn.send(("error", PipelineError.code, PipelineError().message, type(error).__name__))
     finally:
         conn.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: a daemon killed with -9 takes its pipeline child with it (no orphan jobs)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclasses.dataclass

@@ -47,13 +47,13 @@ def face_alpha(
 
 
 def alpha_blend(background: Image, foreground: Image, alpha: FloatImage) -> Image:
-    """background * (1 - alpha) + foreground * alpha, rounded; exact where alpha is 0."""
-    a = alpha[..., None] if alpha.ndim == 2 and background.ndim == 3 else alpha
-    bg = background.astype(np.float32)
-    out = bg + (foreground.astype(np.float32) - bg) * a
-    result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    result[alpha <= 0] = background[alpha <= 0]
-    return result
+    """background * (1 - alpha) + foreground * alpha, rounded; exact where alpha is 0.
+    (`cv2.blendLinear` does it in one pass, many times faster than numpy here.)"""
+    weight = np.ascontiguousarray(alpha, dtype=np.float32)
+    out = cv2.blendLinear(
+        np.ascontiguousarray(foreground), np.ascontiguousarray(background), weight, 1.0 - weight
+    )
+    return np.asarray(out, dtype=np.uint8)
 
 
 def paste(frame: Image, patch: Image, alpha: FloatImage, origin: tuple[int, int]) -> Image:

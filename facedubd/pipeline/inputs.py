@@ -157,7 +157,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     """The photo upright, as 8-bit RGB at most MAX_PHOTO_SIDE on its long side, and its
     stored size. UnreadablePhoto when it is not an image Pillow can decode."""
-    if not path.is_file() or path.stat().st_size == 0:
+    if not path.is_file():
+        raise UnreadablePhoto("The photo file cannot be found.")
+    if path.stat().st_size == 0:
         raise UnreadablePhoto("The photo file is empty.")
     _register_heif()
     try:
@@ -236,7 +238,9 @@ def sample_frames(path: Path, info: VideoInfo, duration: float) -> Iterable[np.n
 
 def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     """Probe by content, check length and codec, and look for a face in sampled frames."""
-    if not path.is_file() or path.stat().st_size == 0:
+    if not path.is_file():
+        raise UnreadableVideo("The video file cannot be found.")
+    if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
     info = probe(path)
     check_length(info, duration)

@@ -276,8 +276,9 @@ class FrameReader:
 class FrameWriter:
     """Feeds rgb24 frames to an ffmpeg encoder on its stdin."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], width: int, height: int) -> None:
         self.args = args
+        self.shape = (height, width, 3)
         self.detail = ""
         self.frames = 0
         self._proc = subprocess.Popen(
@@ -288,6 +289,9 @@ class FrameWriter:
 
     def write(self, frame: np.ndarray) -> None:
         assert self._proc.stdin is not None
+        if frame.shape != self.shape:
+            self.abort()
+            raise PipelineError("A processed frame came out with the wrong size.")
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).data)
         except (BrokenPipeError, OSError):

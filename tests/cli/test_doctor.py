@@ -46,3 +46,15 @@ def test_without_ffmpeg_on_path_doctor_names_it(tmp_path: Path) -> None:
     assert "problem: ffmpeg not found on PATH" in done.stdout
     assert done.stdout.rstrip().endswith("not ready")
     assert "Traceback" not in done.stderr
+
+
+def test_with_fetched_models_the_machine_is_ready() -> None:
+    from facedubd.models import ensure_models
+
+    ensure_models()
+    done = _doctor(dict(os.environ), "--json")
+    report = json.loads(done.stdout)
+    assert report["problems"] == []
+    assert done.returncode == 0 and report["ok"] is True
+    assert all(m["present"] and m["sha256_verified"] for m in report["models"])
+    assert report["cache_dir"]["exists"] is True

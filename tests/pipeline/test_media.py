@@ -65,7 +65,7 @@ def test_no_audio_is_reported_and_encodes_without_audio(tmp_path: Path) -> None:
     frames, rate = decode_all(source, 1)
     out = tmp_path / "out.mp4"
     spec = fa.EncodeSpec(width=info.width, height=info.height, rate=rate, frames=len(frames))
-    writer = FrameWriter(fa.encode_args(out, spec))
+    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
     for frame in frames:
         writer.write(frame)
     writer.close()
@@ -117,7 +117,7 @@ def test_encode_pads_short_audio_with_silence_to_the_video_length(tmp_path: Path
         audio_duration=info.audio_duration,
     )
     assert not spec.copy_audio
-    writer = FrameWriter(fa.encode_args(out, spec))
+    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
     for frame in frames:
         writer.write(frame)
     writer.close()

@@ -41,7 +41,6 @@ router = APIRouter(tags=["jobs"])
 PHOTO_FIELD = "character_photo"
 VIDEO_FIELD = "reference_video"
 DEFAULT_DURATION = "5"
-MODELS_WAIT_S = 30.0
 IDEMPOTENCY_TTL_S = 86400
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -127,7 +126,10 @@ def _require_files(upload: Upload) -> tuple[Path, Path]:
 
 
 async def _models(state: AppState) -> Any:
-    if not state.models.ready and not await state.models.wait(MODELS_WAIT_S):
+    """The face models; a request that finds them loading waits `models_wait_s` at most."""
+    if state.models.error is not None:
+        raise ModelsLoading("The face models could not be prepared; see the daemon's log.")
+    if not state.models.ready and not await state.models.wait(state.settings.models_wait_s):
         raise ModelsLoading()
     return state.models.value
 
