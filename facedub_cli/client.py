@@ -369,6 +369,7 @@ class FaceDubClient:
                 response.read()
                 raise error_from_response(response)
             total = int(response.headers.get("Content-Length") or 0)
+            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".part")
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             received = 0

@@ -27,6 +27,8 @@ EXIT_CODES: dict[str, int] = {
     "usage_error": 2,
     "models_loading": 1,
     "internal": 1,
+    "io_error": 1,
+    "timeout": 1,
     "connection_failed": 7,
     "job_failed": 6,
 }

@@ -61,6 +61,12 @@ class FacedubGroup(TyperGroup):
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as error:
+            if os.environ.get("FACEDUB_DEBUG") == "1":
+                traceback.print_exc()
+            where = f": {error.filename}" if error.filename else ""
+            report(FaceDubError("io_error", f"{error.strerror or error}{where}"))
+            raise typer.Exit(1) from None
         except Exception as error:
             if type(error).__module__.startswith(("typer", "click")):
                 raise

@@ -122,7 +122,8 @@ def create(
             return
         job_id = str(created["job_id"])
         if not state.quiet and not state.json:
-            note(f"job {job_id}: {created.get('credits_charged')} credits charged")
+            credits = created.get("credits_charged")
+            note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
         job = _follow(client, job_id, state, each_line=False)
         final_body = client.last_body
         if job.get("status") != "completed":
