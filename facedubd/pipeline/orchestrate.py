@@ -101,9 +101,8 @@ def write_views(views: dict[str, np.ndarray], folder: Path) -> dict[str, Path]:
 
 
 def expected_frames(info: VideoInfo, duration: float) -> int:
-    """Frames the CFR decode yields: those starting before the end of the trimmed clip."""
-    seconds = min(float(duration), info.duration)
-    return max(1, math.ceil(seconds * info.rate - 1e-6))
+    """Frames the CFR decode yields: those starting within `duration` (padded at the end)."""
+    return max(1, math.ceil(duration * info.rate - Fraction(1, 10**6)))
 
 
 def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:

@@ -285,3 +285,13 @@ def test_variable_rate_with_audio_stays_in_sync(tmp_path: Path) -> None:
     video_end = float(facts["streams.stream.0.duration"])
     audio_end = float(facts["streams.stream.1.duration"])
     assert abs(video_end - audio_end) <= 1 / 30
+
+
+def test_picture_ending_before_its_audio_is_padded_with_its_last_frame(tmp_path: Path) -> None:
+    source = clips.test_pattern(tmp_path / "short_picture.mp4", seconds=1.6, audio_seconds=2.0)
+    info = probe(source)
+    assert info.duration == pytest.approx(2.0, abs=0.05)  # the format's length: the audio's
+    frames, _ = decode_all(source, 2)
+    assert len(frames) == 50
+    assert all(np.array_equal(frames[-1], frame) for frame in frames[40:])
+    assert not np.array_equal(frames[38], frames[39])  # testsrc2 moves until the picture ends
