@@ -51,6 +51,8 @@ TEXTURE_MARGIN = 1.0
 VIEW_SIZE = 512
 #: The share of the reference's expression change kept away from the mouth and eyes.
 EXPRESSION_FLOOR = 0.4
+#: Faces at least this many pixels across get their warp maps at half resolution.
+HALF_RES_MAPS_PX = 96
 #: Lip gap over mouth width above which the reference's mouth interior is shown.
 MOUTH_OPEN = 0.0
 #: A reference eye this fraction as open as in the keyframe counts as shut.
@@ -497,6 +499,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             character.topology.triangles,
             frame_rgb.shape[:2],
             box=box,
+            map_step=2 if min(x1 - x0, y1 - y0) >= HALF_RES_MAPS_PX else 1,
         )
         mouth = _mouth_interior(character, frame_rgb, raw, target, box)
     patch_shape = (y1 - y0, x1 - x0)
