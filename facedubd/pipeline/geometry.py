@@ -284,8 +284,12 @@ def piecewise_affine(
     map_y = per_pixel[..., 3] * xs + per_pixel[..., 4] * ys + per_pixel[..., 5]
     if step > 1:
         size = (wl * step, hl * step)
-        map_x = cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR)[:h, :w]
-        map_y = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)[:h, :w]
+        map_x = np.asarray(cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
+        map_y = np.asarray(cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
         covered = np.repeat(np.repeat(covered, step, axis=0), step, axis=1)[:h, :w]
     image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if image.ndim == 2 and texture.ndim == 3:
