@@ -298,9 +298,11 @@ def piecewise_affine(
 
 
 def _global_affine(src: npt.ArrayLike, dst: npt.ArrayLike) -> FloatArray:
-    """The least-squares 2x3 affine map taking dst points to src points."""
-    s = np.asarray(src, dtype=np.float64)[:, :2]
-    d = np.asarray(dst, dtype=np.float64)[:, :2]
+    """The least-squares 2x3 affine map taking dst points to src points (the points
+    both arrays have; one may carry extra vertices the triangles do not use)."""
+    n = min(len(src), len(dst))  # type: ignore[arg-type]
+    s = np.asarray(src, dtype=np.float64)[:n, :2]
+    d = np.asarray(dst, dtype=np.float64)[:n, :2]
     design = np.column_stack([d, np.ones(len(d))])
     solution, *_ = np.linalg.lstsq(design, s, rcond=None)
     return np.asarray(solution.T, dtype=np.float64)
