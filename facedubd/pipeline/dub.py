@@ -51,8 +51,13 @@ TEXTURE_MARGIN = 1.0
 VIEW_SIZE = 512
 #: The share of the reference's expression change kept away from the mouth and eyes.
 EXPRESSION_FLOOR = 0.4
-#: Lip gap over mouth width above which the reference's mouth interior is shown.
+#: Faces at least this many pixels across get their warp maps at half resolution.
+HALF_RES_MAPS_PX = 96
+#: Lip gap over mouth width above which the reference's mouth interior is shown,
+#: and the gap from which it is shown fully (in between it fades in: a barely parted
+#: mouth's "interior" is mostly the reference's own lips).
 MOUTH_OPEN = 0.0
+MOUTH_SHOWN = 0.08
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.4
 #: The turned views are rendered this much further than asked: a single photo has no
@@ -497,6 +502,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             character.topology.triangles,
             frame_rgb.shape[:2],
             box=box,
+            map_step=2 if min(x1 - x0, y1 - y0) >= HALF_RES_MAPS_PX else 1,
         )
         mouth = _mouth_interior(character, frame_rgb, raw, target, box)
     patch_shape = (y1 - y0, x1 - x0)
@@ -510,10 +516,20 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth.coverage
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, np.ascontiguousarray(region))
-        recoloured[mouth.coverage] = mouth.image[mouth.coverage]
+        recoloured = _lay_mouth(recoloured, mouth, lm.mouth_opening(raw))
     with state.timed("blend"):
         out = blend.paste(frame_rgb, recoloured, alpha, (x0, y0))
     return out
+
+
+def _lay_mouth(face: Image, mouth: geometry.Warped, opening: float) -> Image:
+    """The face layer with the reference's mouth interior laid in, its edge softened
+    by a pixel and its opacity rising with the mouth's opening."""
+    if not mouth.coverage.any():
+        return face
+    strength = float(np.clip((opening - MOUTH_OPEN) / (MOUTH_SHOWN - MOUTH_OPEN), 0.0, 1.0))
+    weight = cv2.blur(mouth.coverage.astype(np.float32), (3, 3)) * mouth.coverage * strength
+    return blend.alpha_blend(face, mouth.image, np.asarray(weight, dtype=np.float32))
 
 
 def _mouth_interior(
