@@ -4,9 +4,10 @@ Per case: whole-run fps (frames / wall time of the run, model loading and checks
 included), generating fps (frames / the generating_video stage), ms per frame per step,
 peak RSS of the run's process, and the ratio of the video stages (generating_video +
 encoding) to a bare ffmpeg decode + encode of the same clip with the same encoder
-settings, timed in the same run (the median of one run before and two after). Cases: 640x360 for 10 s; the same scaled and
-centre-cropped to 720x1280; and the clip looped to 30 s with -stream_loop, whose peak RSS
-is compared with a 5 s run. Quick mode: one 2 s pass at 640x360."""
+settings, timed in the same run (the median of one run before and two after). Cases:
+640x360 for 10 s; the same scaled and centre-cropped to 720x1280; and the clip looped to
+30 s with -stream_loop, whose peak RSS is compared with a 5 s run. Quick mode: one 2 s
+pass at 640x360."""
 
 from __future__ import annotations
 
