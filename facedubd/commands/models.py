@@ -72,7 +72,7 @@ def list_(json_output: JsonFlag = False) -> None:
     except FacedubError as exc:
         fail(exc)
     if json_output:
-        print_json([s.as_json() for s in statuses])
+        print_json([s.as_json(checked=False) for s in statuses])
         return
     _table(
         "facedub models",

@@ -21,9 +21,8 @@ from facedubd.errors import ModelError
 from facedubd.models import layout
 from facedubd.models.sparse import densify
 from facedubd.models.tflite_reader import OpInfo, TensorInfo, TfliteGraph, read_tflite
+from facedubd.models.versions import CONVERTER_VERSION
 
-#: Bump when the emitted graph changes, so cached conversions are redone.
-CONVERTER_VERSION = "1"
 OPSET = 17
 IR_VERSION = 8
 

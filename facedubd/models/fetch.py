@@ -15,6 +15,7 @@ from typing import Any
 
 from facedubd.errors import ModelError
 from facedubd.models.manifest import FileEntry, Manifest, ModelEntry, load_manifest
+from facedubd.models.versions import CONVERTER_VERSION
 from facedubd.models.wheels import (
     cache_lock,
     extract_member,
@@ -87,8 +88,6 @@ def _tflite_for(entry: ModelEntry, cache: Path, wheels: dict[str, Path]) -> Path
 
 
 def _recorded_onnx(entry: ModelEntry, onnx: Path, record: dict[str, Any] | None) -> bool:
-    from facedubd.models.convert import CONVERTER_VERSION
-
     return (
         record is not None
         and record.get("source_sha256") == entry.sha256
@@ -99,11 +98,13 @@ def _recorded_onnx(entry: ModelEntry, onnx: Path, record: dict[str, Any] | None)
 
 
 def _convert(entry: ModelEntry, tflite: Path, onnx: Path) -> dict[str, Any]:
-    from facedubd.models.convert import CONVERTER_VERSION, convert_file
+    from facedubd.models.check import check_converted
+    from facedubd.models.convert import convert_file
 
     started = time.perf_counter()
     data = convert_file(tflite, entry.name)
     seconds = time.perf_counter() - started
+    check_converted(entry, data)
     write_atomic(onnx, data)
     return {
         "source_sha256": entry.sha256,
@@ -214,16 +215,18 @@ class ModelStatus:
     def ok(self) -> bool:
         return not self.problems
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(self, *, checked: bool = True) -> dict[str, Any]:
+        """The JSON row; `checked` adds `ok` and `problems` (rows from a re-hash)."""
+        row: dict[str, Any] = {
             "name": self.name,
             "task": self.task,
             "licence": self.licence,
             "state": self.state,
             "path": None if self.path is None else str(self.path),
-            "ok": self.ok,
-            "problems": list(self.problems),
         }
+        if checked:
+            row.update(ok=self.ok, problems=list(self.problems))
+        return row
 
 
 def _source_file(entry: ModelEntry, cache: Path) -> Path:
@@ -239,8 +242,6 @@ def _onnx_file(entry: ModelEntry, cache: Path) -> Path:
 
 
 def _quick_state(entry: ModelEntry, cache: Path, record: dict[str, Any] | None) -> str:
-    from facedubd.models.convert import CONVERTER_VERSION
-
     onnx = _onnx_file(entry, cache)
     if onnx == entry.path:
         return "ready" if onnx.is_file() else "missing"

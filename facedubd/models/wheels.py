@@ -78,7 +78,8 @@ def _cached_wheel(source: Source, wheels: Path) -> Path | None:
     if source.wheel is not None:
         path = wheels / source.wheel
         return path if path.is_file() else None
-    matches = sorted(wheels.glob(source.wheel_glob or "")) if source.wheel_glob else []
+    assert source.wheel_glob is not None  # the manifest requires one of the two
+    matches = sorted(wheels.glob(source.wheel_glob))
     return matches[0] if matches else None
 
 

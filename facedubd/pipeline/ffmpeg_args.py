@@ -98,12 +98,16 @@ def probe_args(path: Path) -> list[str]:
     ]
 
 
-def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction) -> Any:
-    """The reference's first video stream, upright, CFR at `fps`, square pixels, even size."""
+def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction, pad_end: bool = False) -> Any:
+    """The reference's first video stream, upright, CFR at `fps`, square pixels, even size;
+    with `pad_end`, its last frame repeats for as long as the output asks (a picture that
+    ends a little before the asked duration, or before its own audio, still fills it)."""
     stream = ffmpeg.input(str(path))["v:0"]
     if spec.hdr:
         stream = _tone_map(stream)
     stream = stream.filter("fps", fps=rate_text(fps))
+    if pad_end:
+        stream = stream.filter("tpad", stop="-1", stop_mode="clone")
     if spec.sample_aspect != 1:
         stream = stream.filter("scale", w="trunc(iw*sar/2)*2", h="trunc(ih/2)*2").filter(
             "setsar", "1"
@@ -131,8 +135,9 @@ def _rawvideo_out(stream: Any, duration: float) -> list[str]:
 
 
 def decode_args(path: Path, spec: DecodeSpec) -> list[str]:
-    """Stream the first `spec.duration` seconds as rgb24 frames on stdout."""
-    stream = _upright_video(path, spec, spec.rate)
+    """Exactly the first `spec.duration` seconds as rgb24 frames on stdout: ceil(duration x
+    rate) frames, the last one repeated if the picture ends sooner."""
+    stream = _upright_video(path, spec, spec.rate, pad_end=True)
     return _rawvideo_out(stream, spec.duration)
 
 
@@ -151,12 +156,21 @@ def encode_args(output: Path, spec: EncodeSpec) -> list[str]:
         s=f"{spec.width}x{spec.height}",
         framerate=rate_text(spec.rate),
     )
+    # RGB to BT.709 limited-range YUV, said so in the stream: players then show the colours
+    # the decoder produced (which honoured the reference's own colour tags).
+    video = video.filter("scale", out_color_matrix="bt709", out_range="tv").filter(
+        "format", "yuv420p"
+    )
     streams = [video]
     options: dict[str, Any] = {
         "vcodec": "libx264",
         "preset": spec.preset,
         "crf": str(spec.crf),
         "pix_fmt": "yuv420p",
+        "colorspace": "bt709",
+        "color_primaries": "bt709",
+        "color_trc": "bt709",
+        "color_range": "tv",
         "r": rate_text(spec.rate),
         "movflags": "+faststart+use_metadata_tags",
         "map_metadata": "-1",

@@ -48,10 +48,8 @@ def test_without_ffmpeg_on_path_doctor_names_it(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_with_fetched_models_the_machine_is_ready() -> None:
-    from facedubd.models import ensure_models
-
-    ensure_models()
+def test_with_fetched_models_the_machine_is_ready(model_paths: dict[str, Path]) -> None:
+    assert model_paths  # the fixture fetched and converted every manifest model
     done = _doctor(dict(os.environ), "--json")
     report = json.loads(done.stdout)
     assert report["problems"] == []

@@ -51,7 +51,7 @@ def test_pattern(
     path: Path,
     *,
     size: str = "320x240",
-    rate: int = 25,
+    rate: int | str = 25,
     seconds: float = 2.0,
     audio_seconds: float | None = None,
     extra: tuple[str, ...] = (),
@@ -80,7 +80,7 @@ def stream_info(path: Path) -> dict[str, str]:
     out = subprocess.run(
         [
             *("ffprobe", "-v", "error", "-show_entries"),
-            "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,pix_fmt,"
+            "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,pix_fmt,color_space,"
             "duration,nb_frames:format=duration:format_tags",
             *("-of", "flat", str(path)),
         ],

@@ -9,6 +9,7 @@ distance (outer eye corners)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,6 @@ from facedubd.pipeline.face import (
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.face.frames import iter_video_frames, load_rgb
 from facedubd.pipeline.face.stability import track_jitter
-from facedubd.samples import sample_path
 
 #: (centre x, centre y) in image pixels, and the box side in pixels.
 SINGLE_FACE_SIDE = 11.0  # inter-ocular distance about 117 px
@@ -51,12 +51,12 @@ ASTRONAUT: dict[str, tuple[float, float]] = {
 
 
 @pytest.fixture(scope="module")
-def face_models() -> FaceModels:
+def face_models(model_paths: dict[str, Path]) -> FaceModels:
+    assert {"face_detection_short_range", "face_landmark"} <= set(model_paths)
     return load_face_models(device="cpu", threads=1)
 
 
-def _photo(name: str) -> np.ndarray:
-    return load_rgb(sample_path(name))
+Sample = Callable[[str], Path]
 
 
 @pytest.mark.parametrize(
@@ -67,9 +67,13 @@ def _photo(name: str) -> np.ndarray:
     ],
 )
 def test_one_face_with_landmarks_in_their_hand_checked_boxes(
-    face_models: FaceModels, name: str, boxes: dict[str, tuple[float, float]], side: float
+    face_models: FaceModels,
+    name: str,
+    boxes: dict[str, tuple[float, float]],
+    side: float,
+    sample: Sample,
 ) -> None:
-    rgb = _photo(name)
+    rgb = load_rgb(sample(name))
     faces = detect_faces(face_models, rgb)
     assert len(faces) == 1
     assert faces[0].score > 0.8
@@ -89,24 +93,27 @@ def test_one_face_with_landmarks_in_their_hand_checked_boxes(
     assert abs(pose.yaw) < 15 and abs(pose.pitch) < 20 and abs(pose.roll) < 10
 
 
-def test_several_faces_in_a_group_photo(face_models: FaceModels) -> None:
-    faces = detect_faces(face_models, _photo("multi_face.jpg"))
+def test_several_faces_in_a_group_photo(face_models: FaceModels, sample: Sample) -> None:
+    rgb = load_rgb(sample("multi_face.jpg"))
+    faces = detect_faces(face_models, rgb)
     assert len(faces) == 5
     centres = np.array([f.centre for f in faces])
     distances = np.linalg.norm(centres[:, None] - centres[None], axis=2)
     assert distances[~np.eye(5, dtype=bool)].min() > 60  # five different places
     for face in faces:
-        mesh = run_mesh(face_models.mesh, _photo("multi_face.jpg"), roi_from_detection(face))
+        mesh = run_mesh(face_models.mesh, rgb, roi_from_detection(face))
         x, y = mesh.points[lm.NOSE_TIP, :2]
         assert face.box[0] < x < face.box[2] and face.box[1] < y < face.box[3]
 
 
-def test_no_face_in_a_landscape_drawing(face_models: FaceModels) -> None:
-    assert detect_faces(face_models, _photo("free-mountain-vector-01.jpg")) == []
+def test_no_face_in_a_landscape_drawing(face_models: FaceModels, sample: Sample) -> None:
+    assert detect_faces(face_models, load_rgb(sample("free-mountain-vector-01.jpg"))) == []
 
 
-def test_black_and_white_photo_with_a_small_turned_face(face_models: FaceModels) -> None:
-    rgb = _photo("BWPictureHuman.jpg")
+def test_black_and_white_photo_with_a_small_turned_face(
+    face_models: FaceModels, sample: Sample
+) -> None:
+    rgb = load_rgb(sample("BWPictureHuman.jpg"))
     assert rgb.shape == (1912, 2560, 3)
     faces = detect_faces(face_models, rgb)
     # The shouting soldier's head, hand-checked: x 840-1100, y 350-650 (turned, in profile).
@@ -118,8 +125,8 @@ def test_black_and_white_photo_with_a_small_turned_face(face_models: FaceModels)
     assert np.isfinite(mesh.points).all()
 
 
-def test_rgba_portrait_is_read_and_analysed(face_models: FaceModels) -> None:
-    rgb = load_rgb(sample_path("Image_with_alpha.png"))
+def test_rgba_portrait_is_read_and_analysed(face_models: FaceModels, sample: Sample) -> None:
+    rgb = load_rgb(sample("Image_with_alpha.png"))
     assert rgb.shape == (1036, 1524, 3) and rgb.dtype == np.uint8
     faces = detect_faces(face_models, rgb)
     assert len(faces) == 1
@@ -142,9 +149,9 @@ def _track(models: FaceModels, path: Path) -> tuple[np.ndarray, FaceTracker]:
 
 
 def test_tracking_through_a_real_clip_is_steady_and_rarely_detects(
-    face_models: FaceModels,
+    face_models: FaceModels, sample: Sample
 ) -> None:
-    points, tracker = _track(face_models, sample_path("WolfgangLanger_Pexels.mp4"))
+    points, tracker = _track(face_models, sample("WolfgangLanger_Pexels.mp4"))
     frames = len(points)
     found = int((~np.isnan(points[:, 0, 0])).sum())
     jitter = track_jitter(points)
@@ -160,8 +167,10 @@ def test_tracking_through_a_real_clip_is_steady_and_rarely_detects(
     assert jitter.mean <= 0.01
 
 
-def test_tracker_detects_only_when_the_face_is_lost(face_models: FaceModels) -> None:
-    photo = _photo("astronaut.png")
+def test_tracker_detects_only_when_the_face_is_lost(
+    face_models: FaceModels, sample: Sample
+) -> None:
+    photo = load_rgb(sample("astronaut.png"))
     blank = np.zeros_like(photo)
     tracker = FaceTracker(face_models)
     results = [tracker.update(frame) for frame in (photo, photo, blank, photo)]
@@ -173,3 +182,44 @@ def test_tracker_detects_only_when_the_face_is_lost(face_models: FaceModels) -> 
     assert first is not None and second is not None
     drift = np.abs(second.points[:, :2] - first.points[:, :2]).max()
     assert drift < 0.05 * lm.inter_ocular_distance(first.points)
+
+
+def _found(models: FaceModels, path: Path) -> tuple[np.ndarray, FaceTracker]:
+    points, tracker = _track(models, path)
+    return ~np.isnan(points[:, 0, 0]), tracker
+
+
+def test_a_face_that_leaves_is_lost_and_title_lettering_is_not_a_face(
+    face_models: FaceModels, sample: Sample
+) -> None:
+    # face_noface.mov: a man talks to camera for about 3 s, then a cartoon title card.
+    found, tracker = _found(face_models, sample("face_noface.mov"))
+    print(f"face_noface.mov: {''.join('F' if f else '.' for f in found)}")
+    assert found[:60].all()
+    assert not found[100:].any()
+    assert np.count_nonzero(np.diff(found.astype(int))) == 1  # one change: face -> none
+    # Without a track the detector runs on every frame.
+    assert tracker.detector_runs == 1 + np.count_nonzero(~found)
+
+
+def test_a_video_without_faces_gives_none(face_models: FaceModels, sample: Sample) -> None:
+    found, tracker = _found(face_models, sample("no_face.mp4"))
+    assert len(found) > 60 and not found.any()
+    assert tracker.detector_runs == len(found)
+
+
+def test_frames_of_a_file_that_is_not_a_video_are_refused(tmp_path: Path) -> None:
+    from facedubd.errors import UnreadableVideo
+
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"not a video at all\n" * 100)
+    with pytest.raises(UnreadableVideo, match=r"clip\.mp4 has no video stream"):
+        next(iter_video_frames(fake))
+
+
+def test_reading_stops_early_without_leaving_ffmpeg_behind(sample: Sample) -> None:
+    frames = iter_video_frames(sample("single_face.mp4"))
+    first = next(frames)
+    assert first.shape == (360, 640, 3) and first.dtype == np.uint8
+    frames.close()  # stops ffmpeg; no error for the closed pipe
+    assert len(list(iter_video_frames(sample("single_face.mp4"), max_frames=5))) == 5

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from PIL import Image
 
 from facedubd.errors import ModelError
 from facedubd.models import ensure_models, mesh_triangles, verify_models
+from facedubd.models.convert import convert_file
 from facedubd.models.fetch import read_state
-from facedubd.models.manifest import load_manifest
+from facedubd.models.manifest import load_manifest, packaged_manifest_path, parse_manifest
 from facedubd.models.wheels import cache_lock, extract_member, fetch_wheel, sha256_file
 from facedubd.paths import cache_dir
 from facedubd.samples import fetch_samples
@@ -181,3 +183,31 @@ def test_mesh_triangles_cover_the_468_points_as_a_manifold() -> None:
             edges[key] = edges.get(key, 0) + 1
     assert max(edges.values()) == 2  # each edge borders at most two triangles
     assert not triangles.flags.writeable
+
+
+def test_a_conversion_that_breaks_the_manifest_contract_is_not_recorded(
+    seeded_cache: Path,
+) -> None:
+    data = tomllib.loads(packaged_manifest_path().read_text())
+    data["models"][SMALL]["outputs"][0]["name"] = "boxes"
+    manifest = parse_manifest(data)
+    with pytest.raises(
+        ModelError, match=rf"{SMALL}: the converted outputs are regressors\[1, 896, 16\]"
+    ):
+        ensure_models([SMALL], cache=seeded_cache, manifest=manifest)
+    assert not (seeded_cache / "models" / f"{SMALL}.onnx").exists()
+    assert SMALL not in read_state(seeded_cache)
+
+
+def test_a_model_with_unsupported_ops_fails_naming_op_and_model(
+    tmp_path: Path, shared_wheel: Path
+) -> None:
+    """The attention mesh needs MediaPipe custom ops the converter does not have."""
+    member = "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"
+    pinned = "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"
+    tflite = extract_member(shared_wheel, member, tmp_path / "attention.tflite", pinned)
+    with pytest.raises(
+        ModelError,
+        match=r"^face_landmark_with_attention: the TFLite op CUSTOM:\w+ is not supported",
+    ):
+        convert_file(tflite, "face_landmark_with_attention")

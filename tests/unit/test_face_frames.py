@@ -48,3 +48,19 @@ def test_nearest_detection_prefers_the_last_tracked_place(
         Detection((80.0, 0.0, 100.0, 20.0), points, 0.7),
     ]
     assert nearest_detection(detections, last) is detections[expected]
+
+
+def test_mesh_and_detector_agree_on_a_face_and_not_on_a_shifted_one() -> None:
+    from facedubd.pipeline.face import landmarks as lm
+    from facedubd.pipeline.face.track import keypoint_disagreement
+
+    points = np.zeros((468, 3), np.float32)
+    points[[lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER], :2] = [(0, 0), (40, 0)]
+    points[[lm.LEFT_EYE_INNER, lm.LEFT_EYE_OUTER], :2] = [(60, 0), (100, 0)]
+    points[lm.NOSE_TIP, :2] = (50, 40)
+    points[[lm.UPPER_INNER_LIP, lm.LOWER_INNER_LIP], :2] = [(50, 70), (50, 74)]
+    keypoints = np.array([(20, 0), (80, 0), (50, 40), (50, 72), (0, 0), (0, 0)], np.float32)
+    assert keypoint_disagreement(keypoints, points) == pytest.approx(0.0)
+    shifted = keypoints.copy()
+    shifted[:, 0] += 10.0
+    assert keypoint_disagreement(shifted, points) == pytest.approx(0.1)

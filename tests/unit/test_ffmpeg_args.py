@@ -34,9 +34,10 @@ def test_decode_is_cfr_even_cropped_trimmed_rgb24_on_stdout() -> None:
         "-i",
         "ref.mp4",
         "-filter_complex",
-        "[0:v:0]fps=fps=24000/1001[s0];[s0]crop=h=360:w=640:x=0:y=0[s1]",
+        "[0:v:0]fps=fps=24000/1001[s0];[s0]tpad=stop=-1:stop_mode=clone[s1];"
+        "[s1]crop=h=360:w=640:x=0:y=0[s2]",
         "-map",
-        "[s1]",
+        "[s2]",
         "-f",
         "rawvideo",
         "-pix_fmt",
@@ -57,9 +58,9 @@ def test_decode_scales_non_square_pixels_and_tone_maps_hdr() -> None:
     assert graph == (
         "[0:v:0]zscale=npl=100:t=linear[s0];[s0]format=gbrpf32le[s1];[s1]zscale=p=bt709[s2];"
         "[s2]tonemap=desat=0:tonemap=hable[s3];[s3]zscale=m=bt709:r=tv:t=bt709[s4];"
-        "[s4]format=yuv420p[s5];[s5]fps=fps=25/1[s6];"
-        "[s6]scale=h=trunc(ih/2)*2:w=trunc(iw*sar/2)*2[s7];[s7]setsar=1[s8];"
-        "[s8]crop=h=480:w=854:x=0:y=0[s9]"
+        "[s4]format=yuv420p[s5];[s5]fps=fps=25/1[s6];[s6]tpad=stop=-1:stop_mode=clone[s7];"
+        "[s7]scale=h=trunc(ih/2)*2:w=trunc(iw*sar/2)*2[s8];[s8]setsar=1[s9];"
+        "[s9]crop=h=480:w=854:x=0:y=0[s10]"
     )
 
 
@@ -87,6 +88,8 @@ def _encode_spec(**changes: object) -> fa.EncodeSpec:
 
 def _encoder_options(preset: str = "veryfast", crf: str = "18") -> list[str]:
     return [
+        *("-color_primaries", "bt709", "-color_range", "tv"),
+        *("-color_trc", "bt709", "-colorspace", "bt709"),
         "-crf",
         crf,
         "-map_chapters",
@@ -124,6 +127,7 @@ RAW_INPUT = [
     "-i",
     "pipe:",
 ]
+TO_YUV = "[0]scale=out_color_matrix=bt709:out_range=tv[s0];[s0]format=yuv420p[s1]"
 
 
 def test_encode_copies_aac_audio_that_covers_the_video() -> None:
@@ -134,8 +138,10 @@ def test_encode_copies_aac_audio_that_covers_the_video() -> None:
         *RAW_INPUT,
         "-i",
         "ref.mp4",
+        "-filter_complex",
+        TO_YUV,
         "-map",
-        "0",
+        "[s1]",
         "-map",
         "1:a:0",
         "-acodec",
@@ -162,11 +168,11 @@ def test_encode_pads_and_reencodes_audio_otherwise(
         "-i",
         "ref.mp4",
         "-filter_complex",
-        "[1:a:0]apad[s0]",
+        TO_YUV + ";[1:a:0]apad[s2]",
         "-map",
-        "0",
+        "[s1]",
         "-map",
-        "[s0]",
+        "[s2]",
         "-b:a",
         "192k",
         "-acodec",
@@ -183,6 +189,7 @@ def test_encode_without_reference_audio_has_no_audio_input() -> None:
     assert fa.encode_args(Path("o.mp4"), spec) == [
         "ffmpeg",
         *RAW_INPUT,
+        *("-filter_complex", TO_YUV, "-map", "[s1]"),
         *_encoder_options(),
         "o.mp4",
         *QUIET,

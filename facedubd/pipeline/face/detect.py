@@ -23,6 +23,10 @@ NMS_IOU = 0.3
 #: In "auto" mode, a short-range face narrower than this share of the long side
 #: sends the image to the full-range model as well.
 SHORT_RANGE_MIN_FRACTION = 0.2
+#: In "auto" mode, images with a long side of at least this many pixels are searched in
+#: tiles when neither model finds a face in the whole image (large photos only: on video
+#: frames tiles mostly add false faces in textures and lettering).
+TILE_MIN_LONG_SIDE = 1280
 LOGIT_CLIP = 80.0
 KEYPOINT_NAMES: tuple[str, ...] = (
     "right_eye",
@@ -164,7 +168,7 @@ def _box_tuple(corners: np.ndarray) -> tuple[float, float, float, float]:
 
 def run_detector(session: Session, spec: DetectorSpec, rgb: np.ndarray) -> list[Detection]:
     """Faces found by one detector model on the whole image, best first."""
-    tensor, box = letterbox(rgb, spec.input_size)
+    tensor, fit = letterbox(rgb, spec.input_size)
     outputs = run_single_input(session, tensor)
     raw = pick_by_last_dim(outputs, 16).reshape(-1, 16)
     scores = sigmoid_scores(pick_by_last_dim(outputs, 1).reshape(-1))
@@ -173,7 +177,7 @@ def run_detector(session: Session, spec: DetectorSpec, rgb: np.ndarray) -> list[
         return []
     boxes, keypoints = decode_boxes(raw[keep], _anchors(spec)[keep], spec.input_size)
     return [
-        Detection(_box_tuple(box.to_image(b.reshape(2, 2))), box.to_image(k).astype(np.float32), s)
+        Detection(_box_tuple(fit.to_image(b.reshape(2, 2))), fit.to_image(k).astype(np.float32), s)
         for b, k, s in weighted_nms(boxes, keypoints, scores[keep])
     ]
 
@@ -228,14 +232,15 @@ def detect_faces(
     small=False uses the short-range model (faces over ~20% of the image), small=True
     the full-range one (small and distant faces). "auto" runs short range; when that
     finds nothing or a face under 20% of the image's long side, it takes the full-range
-    result instead (if any); when both find nothing, it runs short range on overlapping
-    tiles, which catches faces in turned poses on large photos."""
+    result instead (if any); when both find nothing in an image with a long side of at
+    least TILE_MIN_LONG_SIDE, it runs short range on overlapping tiles, which catches
+    small faces in turned poses on large photos."""
     if small is True:
         return run_detector(models.full, FULL_RANGE, rgb)
     found = run_detector(models.short, SHORT_RANGE, rgb)
     if small is False or (found and not _has_small_face(found, rgb)):
         return found
     wider = run_detector(models.full, FULL_RANGE, rgb)
-    if wider or found:
+    if wider or found or max(rgb.shape[:2]) < TILE_MIN_LONG_SIDE:
         return wider or found
     return run_detector_tiled(models.short, SHORT_RANGE, rgb)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from facedubd.errors import UnreadableVideo
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
@@ -43,15 +46,17 @@ def load_rgb(path: Path) -> np.ndarray:
 
 def video_size(path: Path) -> tuple[int, int]:
     """(width, height) of the first video stream, as ffprobe reports it."""
-    out = subprocess.run(
+    done = subprocess.run(
         [
             "ffprobe", "-v", "error", "-select_streams", "v:0",
             "-show_entries", "stream=width,height", "-of", "json", str(path),
         ],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    stream = json.loads(out)["streams"][0]
-    return int(stream["width"]), int(stream["height"])
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    streams = json.loads(done.stdout or "{}").get("streams") if done.returncode == 0 else None
+    if not streams:
+        raise UnreadableVideo(f"{path.name} has no video stream ffprobe can read")
+    return int(streams[0]["width"]), int(streams[0]["height"])
 
 
 def decode_args(path: Path, max_frames: int | None = None, start_s: float = 0.0) -> list[str]:
@@ -68,18 +73,31 @@ def decode_args(path: Path, max_frames: int | None = None, start_s: float = 0.0)
 def iter_video_frames(
     path: Path, max_frames: int | None = None, start_s: float = 0.0
 ) -> Iterator[np.ndarray]:
-    """Yield the video's frames in order as (H, W, 3) RGB uint8 arrays."""
+    """Yield the video's frames in order as (H, W, 3) RGB uint8 arrays.
+
+    Stopping early is fine (ffmpeg is stopped quietly); a decode that fails before the
+    end raises UnreadableVideo with ffmpeg's last message."""
     width, height = video_size(path)
     frame_bytes = width * height * 3
-    process = subprocess.Popen(decode_args(path, max_frames, start_s), stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    try:
-        while True:
-            chunk = process.stdout.read(frame_bytes)
-            if len(chunk) < frame_bytes:
-                break
-            yield np.frombuffer(chunk, dtype=np.uint8).reshape(height, width, 3)
-    finally:
-        process.stdout.close()
-        process.kill()
-        process.wait()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            decode_args(path, max_frames, start_s), stdout=subprocess.PIPE, stderr=errors
+        )
+        assert process.stdout is not None
+        finished = False
+        try:
+            while True:
+                chunk = process.stdout.read(frame_bytes)
+                if len(chunk) < frame_bytes:
+                    finished = True
+                    break
+                yield np.frombuffer(chunk, dtype=np.uint8).reshape(height, width, 3)
+        finally:
+            process.stdout.close()
+            if not finished:
+                process.kill()
+            returncode = process.wait()
+        if finished and returncode != 0:
+            errors.seek(0)
+            last = errors.read().decode(errors="replace").strip().splitlines()[-1:]
+            raise UnreadableVideo(f"ffmpeg could not decode {path.name}: {' '.join(last)}")
