@@ -380,8 +380,13 @@ class FaceDubClient:
                         received += len(chunk)
                         if on_progress is not None:
                             on_progress(received, total or received)
-            except BaseException:
+            except httpx.TransportError as exc:
                 partial.unlink(missing_ok=True)  # never leave half a video behind
+                raise FaceDubError(
+                    "connection_failed", f"download broke off: {_reason(exc)}"
+                ) from exc
+            except BaseException:
+                partial.unlink(missing_ok=True)
                 raise
             partial.replace(target)
             return target
