@@ -393,6 +393,23 @@ def test_stream_tokens_and_sse(
         assert [e["status"] for e in events] == ["queued", "failed"]
         assert events[-1]["error_code"] == "cancelled"
         assert set(events[0]) == set(JOB_FIELDS)
+        assert resumed(api_daemon, url, scoped, "0") == ["failed"]
+        assert resumed(api_daemon, url, scoped, last_id(api_daemon, url, scoped)) == []
+
+
+def last_id(daemon: Daemon, url: str, token: str) -> str:
+    with httpx.stream("GET", daemon.url + url, params={"token": token}, timeout=30) as stream:
+        ids = [line[3:].strip() for line in stream.iter_lines() if line.startswith("id:")]
+    return ids[-1]
+
+
+def resumed(daemon: Daemon, url: str, token: str, last_event_id: str) -> list[str]:
+    """The statuses a stream sends to a client resuming after `last_event_id`."""
+    headers = {"Last-Event-ID": last_event_id}
+    params = {"token": token}
+    with httpx.stream("GET", daemon.url + url, params=params, headers=headers, timeout=30) as s:
+        lines = list(s.iter_lines())
+    return [json.loads(line[5:])["status"] for line in lines if line.startswith("data:")]
 
 
 def test_signed_file_urls_tampered_and_expired(api_daemon: Daemon) -> None:
