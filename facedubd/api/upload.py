@@ -45,6 +45,7 @@ class _Collector:
         self.limits = limits
         self.upload = Upload()
         self.parts = 0
+        self.ended = False
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
@@ -110,6 +111,9 @@ class _Collector:
             self.upload.fields[self._name] = self._text.decode("utf-8", "replace")
         self.upload.digests[self._name] = self._hash.hexdigest()
 
+    def on_end(self) -> None:
+        self.ended = True
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -138,6 +142,7 @@ async def receive_form(
             "on_header_value",
             "on_header_end",
             "on_headers_finished",
+            "on_end",
         )
     }
     parser = MultipartParser(boundary_of(content_type), callbacks)  # type: ignore[arg-type]
@@ -145,6 +150,8 @@ async def receive_form(
         async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
+        if not collector.ended:  # python-multipart's finalize() does not check this
+            raise InvalidRequest("The multipart body ended before its closing boundary.")
     except (InvalidRequest, FileTooLarge):
         raise
     except Exception:
