@@ -31,7 +31,6 @@ log = logging.getLogger("facedubd.worker")
 POLL_S = 0.1
 IDLE_POLL_S = 2.0
 KILL_AFTER_S = 3.0
-SWEEP_EVERY_S = 600.0
 PROGRESS_STEP = 0.01
 MAX_ATTEMPTS = 2
 PR_SET_PDEATHSIG = 1
@@ -150,6 +149,8 @@ class Worker:
         if running is not None:
             running.cancelled = True
             await self._stop_process(running.process)
+        else:  # a queued job: its inputs go now, like any job that ends
+            self._remove(job_id, keep_output=False)
 
     async def drain(self, grace_s: float, force: Callable[[], bool]) -> None:
         """Stop claiming; let running jobs finish within `grace_s`; requeue the rest."""
@@ -321,7 +322,7 @@ class Worker:
                 await self.sweep_once()
             except Exception as error:
                 log.error("retention sweep failed: %s", type(error).__name__)
-            await asyncio.sleep(SWEEP_EVERY_S)
+            await asyncio.sleep(self.settings.retention_sweep_s)
 
 
 def _now() -> int:

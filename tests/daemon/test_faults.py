@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.api.test_api import assert_problem
 from tests.daemon.faultkit import (
     integrity,
     job_files,
@@ -74,3 +76,71 @@ def test_pipeline_child_crash_fails_refunds_and_daemon_serves(
     assert integrity(daemon) == "ok"
     name = "SIGKILL" if sig == signal.SIGKILL else "SIGSEGV"
     faults.tried(f"pipeline child killed with {name} mid-job", 1, failed_after_s=round(took, 2))
+
+
+def test_cancel_queued_and_processing(
+    daemon: Daemon, sample: Callable[[str], Path], faults: FaultLog
+) -> None:
+    daemon.start()
+    daemon.wait_models()
+    _, key = daemon.create_user("cancels@example.com")
+    running = submit(daemon, key, sample)
+    queued = submit(daemon, key, sample)
+    wait_for(daemon, key, running, "processing")
+    child = wait_child(daemon)
+    assert job(daemon, key, queued)["status"] == "queued"
+    with daemon.client(key) as client:
+        first = client.post(f"/jobs/{queued}/cancel").json()
+        start = time.monotonic()
+        second = client.post(f"/jobs/{running}/cancel").json()
+        wait_until(lambda: not pid_alive(child), 10, "the child stopping")
+        stopped_s = time.monotonic() - start
+        for body in (first, second):
+            assert (body["status"], body["error_code"]) == ("failed", "cancelled")
+            assert body["error"] == "The job was cancelled."
+        for job_id in (queued, running):
+            assert_problem(client.post(f"/jobs/{job_id}/cancel"), 409, "job_finished")
+            assert ledger(daemon, job_id) == [("charge", 1), ("refund", -1)]
+            assert wait_until(lambda j=job_id: job_files(daemon, j) == [], 10, "files removed") >= 0
+    assert credits_used(daemon, key) == 0
+    assert scratch_files(daemon) == [] and stray_uploads(daemon) == []
+    assert job(daemon, key, running)["stage"] != "queued"
+    faults.tried("cancel of a queued job", 1)
+    faults.tried("cancel of a processing job", 1, child_stopped_after_s=round(stopped_s, 2))
+
+
+def test_second_sigterm_stops_at_once_without_corruption(
+    tmp_path: Path, sample: Callable[[str], Path], faults: FaultLog
+) -> None:
+    patient = make_daemon(tmp_path, {"workers": 1, "shutdown_grace_s": 120})
+    try:
+        patient.start()
+        patient.wait_models()
+        _, key = patient.create_user("twice@example.com")
+        job_id = submit(patient, key, sample)
+        wait_for(patient, key, job_id, "processing")
+        child = wait_child(patient)
+        assert patient.proc is not None
+        patient.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert patient.proc.poll() is None, "the first SIGTERM waits for the job"
+        start = time.monotonic()
+        patient.proc.send_signal(signal.SIGTERM)
+        code = patient.proc.wait(30)
+        exit_s = time.monotonic() - start
+        patient.proc = None
+        assert code == 0 and not pid_alive(child)
+        assert exit_s < 15
+        assert integrity(patient) == "ok"
+        assert not patient.socket_path.exists()
+        patient.start("--workers", "0")
+        requeued = job(patient, key, job_id)
+        assert (requeued["status"], requeued["stage"]) == ("queued", "queued")
+        assert ledger(patient, job_id) == [("charge", 1)]
+        assert job_files(patient, job_id) == [
+            patient.data_dir / "jobs" / job_id / "inputs" / name for name in ("photo", "video")
+        ]
+    finally:
+        if patient.proc is not None:
+            patient.stop(signal.SIGKILL)
+    faults.tried("second SIGTERM during a drain", 1, exit_after_s=round(exit_s, 2))
