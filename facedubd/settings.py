@@ -31,9 +31,13 @@ class DaemonSettings:
     max_video_mb: float = 500
     sse_keepalive_s: float = 15
     output_retention_days: float = 7
+    retention_sweep_s: float = 600
     workers: int = 1
     device: str = "auto"
     models_wait_s: float = 30
+
+
+_KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -64,7 +68,7 @@ def load_settings(
         raise InvalidRequest(f"config file {config_file} does not exist")
     values: dict[str, Any] = {}
     for field in dataclasses.fields(DaemonSettings):
-        kind = type(field.default)
+        kind = _KINDS[str(field.type)]  # the annotation: `float = 7` still takes 0.5
         for source in (
             (flags or {}).get(field.name),
             env.get(f"FACEDUBD_{field.name.upper()}"),
