@@ -23,7 +23,13 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from facedubd.errors import FacedubError, Interrupted, PipelineCrashed, PipelineError
+from facedubd.errors import (
+    FacedubError,
+    Interrupted,
+    PipelineCrashed,
+    PipelineError,
+    StorageFull,
+)
 from facedubd.settings import DaemonSettings
 from facedubd.store import Job, Store
 
@@ -34,6 +40,7 @@ KILL_AFTER_S = 3.0
 PROGRESS_STEP = 0.01
 MAX_ATTEMPTS = 2
 PR_SET_PDEATHSIG = 1
+LOW_DISK_BYTES = 1 << 20
 VIEW_FILES = ("front.png", "three_quarter_left.png", "three_quarter_right.png", "close_up.png")
 
 
@@ -98,6 +105,14 @@ async def verify_output(path: Path) -> bool:
     info = json.loads(out or b"{}")
     kinds = {s.get("codec_type") for s in info.get("streams", [])}
     return "video" in kinds and float(info.get("format", {}).get("duration", 0)) > 0
+
+
+def disk_nearly_full(path: Path) -> bool:
+    """Under 1 MiB left: what a pipeline that failed writing has most likely run into."""
+    try:
+        return shutil.disk_usage(path).free < LOW_DISK_BYTES
+    except OSError:
+        return False
 
 
 def artifacts_in(out_dir: Path) -> list[str]:
@@ -220,6 +235,7 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
             receiver.close()
+            await self._stop_process(process)  # e.g. the database refused a progress write
         await self._settle(running, outcome)
 
     async def _watch(
@@ -285,8 +301,10 @@ class Worker:
         self.notify(job.id)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
+        if disk_nearly_full(self.jobs_dir):
+            code, message = StorageFull.code, StorageFull().message
+        self._remove(job.id, keep_output=False)  # first: the record needs the room it frees
         await self.store.fail_job(job.id, message, code, _now())
-        self._remove(job.id, keep_output=False)
         self.notify(job.id)
 
     def _remove(self, job_id: str, keep_output: bool) -> None:

@@ -5,7 +5,9 @@ Each part's bytes are hashed on the way, for Idempotency-Key comparisons."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -14,7 +16,7 @@ from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from facedubd.errors import FileTooLarge, InvalidRequest
+from facedubd.errors import FileTooLarge, InvalidRequest, StorageFull
 
 MAX_TEXT_FIELD = 1024
 MAX_PARTS = 16
@@ -116,7 +118,8 @@ class _Collector:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # already failing: a full disk fails the flush
+                self._file.close()
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -153,6 +156,10 @@ async def receive_form(
         if not collector.ended:  # python-multipart's finalize() does not check this
             raise InvalidRequest("The multipart body ended before its closing boundary.")
     except (InvalidRequest, FileTooLarge):
+        raise
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from None
         raise
     except Exception:
         raise InvalidRequest("The multipart body could not be parsed.") from None

@@ -66,7 +66,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
     while time.monotonic() - start < timeout:
         if check():
             return time.monotonic() - start
-        time.sleep(0.05)
+        time.sleep(0.1)
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 

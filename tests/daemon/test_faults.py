@@ -37,7 +37,9 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     made = make_daemon(
-        tmp_path, {"workers": 1, "shutdown_grace_s": 1}, env={"TMPDIR": str(scratch)}
+        tmp_path,
+        {"workers": 1, "shutdown_grace_s": 1, "rate_get_jobs": 100_000},
+        env={"TMPDIR": str(scratch)},
     )
     yield made
     if made.proc is not None:
@@ -115,7 +117,9 @@ def test_cancel_queued_and_processing(
 def test_second_sigterm_stops_at_once_without_corruption(
     tmp_path: Path, sample: Callable[[str], Path], faults: FaultLog
 ) -> None:
-    patient = make_daemon(tmp_path, {"workers": 1, "shutdown_grace_s": 120})
+    patient = make_daemon(
+        tmp_path, {"workers": 1, "shutdown_grace_s": 120, "rate_get_jobs": 100_000}
+    )
     try:
         patient.start()
         patient.wait_models()
@@ -195,7 +199,7 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
     """One daemon's life: kill -9 mid-job, restart, both jobs complete once and are charged
     once; outputs survive a restart with fresh URLs; delete, the retention sweep and purge
     remove files but keep the ledger."""
-    daemon = make_daemon(tmp_path, {"workers": 1, "shutdown_grace_s": 5})
+    daemon = make_daemon(tmp_path, {"workers": 1, "shutdown_grace_s": 5, "rate_get_jobs": 100_000})
     try:
         daemon.start()
         daemon.wait_models()
