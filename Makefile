@@ -39,6 +39,7 @@ typecheck: setup
 
 test: assets lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m bench.reliability_report
 	$(MAKE) demo QUICK=1
 	$(MAKE) bench QUICK=1
 

@@ -106,7 +106,7 @@ def test_someone_elses_id_on_every_id_path(
 
 
 def test_files_path_needs_a_signature_made_with_the_daemon_secret(
-    sec_daemon: Daemon, ben_job: str
+    sec_daemon: Daemon, ben_job: str, faults: FaultLog
 ) -> None:
     expires = int(time.time()) + 600
     forged = sign_file_url(sec_daemon.url, b"k" * 32, ben_job, "output.mp4", expires)
@@ -118,6 +118,7 @@ def test_files_path_needs_a_signature_made_with_the_daemon_secret(
             reply = client.get(f"/files/{ben_job}/{name}", params={"expires": expires})
             assert reply.status_code in (403, 404), (name, reply.status_code)
             assert "facedubd.db" not in reply.text or reply.status_code == 404
+    faults.tried("file URLs forged, unsigned or with traversal names", 6)
 
 
 def _secret(daemon: Daemon, name: str) -> bytes:
@@ -214,7 +215,11 @@ ODD_NAMES = [
 
 @pytest.mark.parametrize("name", ODD_NAMES, ids=range(len(ODD_NAMES)))
 def test_odd_upload_file_names_write_nothing_outside(
-    sec_daemon: Daemon, users: dict[str, str], media: dict[str, bytes], name: bytes
+    sec_daemon: Daemon,
+    users: dict[str, str],
+    media: dict[str, bytes],
+    name: bytes,
+    faults: FaultLog,
 ) -> None:
     body = _multipart(
         [
@@ -247,6 +252,7 @@ def test_odd_upload_file_names_write_nothing_outside(
     assert not any("pwned" in p.name for p in set(Path("/tmp").iterdir()) - before)
     assert not list(sec_daemon.data_dir.rglob("*pwned*"))
     assert list((sec_daemon.data_dir / "uploads").iterdir()) == []
+    faults.tried(f"upload file name {name[:24]!r}", 1, answered=reply.status_code)
 
 
 def test_hostile_form_shapes(
@@ -338,12 +344,15 @@ def test_failed_auth_is_limited_per_client_address(
     faults.tried("failed-auth flood from one address", AUTH_FAILURES + 3)
 
 
-def test_api_key_in_query_is_refused(sec_daemon: Daemon, users: dict[str, str]) -> None:
+def test_api_key_in_query_is_refused(
+    sec_daemon: Daemon, users: dict[str, str], faults: FaultLog
+) -> None:
     with sec_daemon.client() as client:
         for path in ("/usage", "/jobs", "/api-keys"):
             reply = client.get(path, params={"token": users["ann@x.org"]})
             assert_problem(reply, 401, "unauthorized")
             assert users["ann@x.org"] not in reply.text
+    faults.tried("API key sent as ?token=", 3)
 
 
 def _modes(root: Path) -> list[tuple[str, int]]:
