@@ -31,7 +31,6 @@ class DaemonSettings:
     max_video_mb: float = 500
     sse_keepalive_s: float = 15
     output_retention_days: float = 7
-    retention_sweep_s: float = 600
     workers: int = 1
     device: str = "auto"
     models_wait_s: float = 30
