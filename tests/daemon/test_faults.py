@@ -152,6 +152,19 @@ def test_second_sigterm_stops_at_once_without_corruption(
     faults.tried("second SIGTERM during a drain", 1, exit_after_s=round(exit_s, 2))
 
 
+def submit_short(daemon: Daemon, key: str, sample: Callable[[str], Path]) -> str:
+    """A 1 s job: the shortest that still runs every stage."""
+    files = {
+        "character_photo": ("p.jpg", sample("grace_hopper.jpg").read_bytes()),
+        "reference_video": ("v.mp4", sample("single_face.mp4").read_bytes()),
+    }
+    with daemon.client(key) as client:
+        reply = client.post("/jobs", files=files, data={"duration": "1"})
+    assert reply.status_code == 200, reply.text
+    job_id: str = reply.json()["job_id"]
+    return job_id
+
+
 def all_children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -203,7 +216,7 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
         daemon.start()
         daemon.wait_models()
         user_id, key = daemon.create_user("kill9@example.com")
-        first, second = submit(daemon, key, sample), submit(daemon, key, sample)
+        first, second = submit_short(daemon, key, sample), submit_short(daemon, key, sample)
         wait_for(daemon, key, first, "processing")
         wait_child(daemon)
         time.sleep(1.0)

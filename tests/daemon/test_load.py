@@ -26,10 +26,10 @@ CLIENTS = 50
 LOAD_S = float(os.environ.get("FACEDUB_LOAD_S", "10"))
 
 
-@pytest.fixture
-def loaded(tmp_path: Path) -> Iterator[Daemon]:
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     settings = {"workers": 2, "rate_get_jobs": 1_000_000, "shutdown_grace_s": 2}
-    daemon = make_daemon(tmp_path, settings)
+    daemon = make_daemon(tmp_path_factory.mktemp("load"), settings)
     daemon.start()
     daemon.wait_models()
     yield daemon
