@@ -238,6 +238,7 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
         completed_s = time.monotonic() - restart
         for job_id in (first, second):
             assert ledger(daemon, job_id) == [("charge", 1)]
+            assert not (daemon.data_dir / "jobs" / job_id / "inputs").exists()
         assert credits_used(daemon, key) == 2 and integrity(daemon) == "ok"
         before = job(daemon, key, first)
         assert daemon.stop() == 0
