@@ -39,6 +39,7 @@ typecheck: setup
 
 test: assets lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m bench.reliability_report
 	$(MAKE) demo QUICK=1
 	$(MAKE) bench QUICK=1
 
@@ -47,6 +48,7 @@ bench: assets
 
 fuzz: assets
 	FACEDUB_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest tests/api -k schemathesis
+	FACEDUB_LOAD_S=60 $(BIN)/python -m pytest tests/daemon/test_load.py
 
 completions: setup
 	$(BIN)/python -m facedub_cli.gen_completions completions

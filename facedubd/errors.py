@@ -227,3 +227,10 @@ class Interrupted(FacedubError):
     """The daemon stopped twice while this job ran; it was not retried again."""
 
     code = "interrupted"
+
+
+class StorageFull(FacedubError):
+    """The daemon's disk is full; nothing was kept or charged. Try again once space is freed."""
+
+    code = "storage_full"
+    http_status = 507

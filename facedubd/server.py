@@ -239,6 +239,7 @@ def _remove_tree(path: Path) -> None:
 
 def serve(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.umask(0o077)  # the database, its WAL and every job file: 0600, whoever creates them
     ensure_private_dir(options.data_dir)
     sock_path = options.socket_path or default_socket(options.data_dir)
     unix_sock = bind_unix(sock_path, private_parent=options.socket_path is None)

@@ -36,6 +36,9 @@ class DaemonSettings:
     models_wait_s: float = 30
 
 
+_KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
+
+
 def _coerce(name: str, raw: Any, kind: type) -> Any:
     try:
         if kind is str:
@@ -64,7 +67,7 @@ def load_settings(
         raise InvalidRequest(f"config file {config_file} does not exist")
     values: dict[str, Any] = {}
     for field in dataclasses.fields(DaemonSettings):
-        kind = type(field.default)
+        kind = _KINDS[str(field.type)]  # the annotation: `float = 7` still takes 0.5
         for source in (
             (flags or {}).get(field.name),
             env.get(f"FACEDUBD_{field.name.upper()}"),

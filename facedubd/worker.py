@@ -23,7 +23,13 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from facedubd.errors import FacedubError, Interrupted, PipelineCrashed, PipelineError
+from facedubd.errors import (
+    FacedubError,
+    Interrupted,
+    PipelineCrashed,
+    PipelineError,
+    StorageFull,
+)
 from facedubd.settings import DaemonSettings
 from facedubd.store import Job, Store
 
@@ -31,10 +37,11 @@ log = logging.getLogger("facedubd.worker")
 POLL_S = 0.1
 IDLE_POLL_S = 2.0
 KILL_AFTER_S = 3.0
-SWEEP_EVERY_S = 600.0
 PROGRESS_STEP = 0.01
 MAX_ATTEMPTS = 2
 PR_SET_PDEATHSIG = 1
+LOW_DISK_BYTES = 1 << 20
+SWEEP_EVERY_S = 600.0
 VIEW_FILES = ("front.png", "three_quarter_left.png", "three_quarter_right.png", "close_up.png")
 
 
@@ -101,6 +108,14 @@ async def verify_output(path: Path) -> bool:
     return "video" in kinds and float(info.get("format", {}).get("duration", 0)) > 0
 
 
+def disk_nearly_full(path: Path) -> bool:
+    """Under 1 MiB left: what a pipeline that failed writing has most likely run into."""
+    try:
+        return shutil.disk_usage(path).free < LOW_DISK_BYTES
+    except OSError:
+        return False
+
+
 def artifacts_in(out_dir: Path) -> list[str]:
     names = ["preview.jpg"] if (out_dir / "preview.jpg").is_file() else []
     return names + [name for name in VIEW_FILES if (out_dir / "views" / name).is_file()]
@@ -150,6 +165,8 @@ class Worker:
         if running is not None:
             running.cancelled = True
             await self._stop_process(running.process)
+        else:  # a queued job: its inputs go now, like any job that ends
+            self._remove(job_id, keep_output=False)
 
     async def drain(self, grace_s: float, force: Callable[[], bool]) -> None:
         """Stop claiming; let running jobs finish within `grace_s`; requeue the rest."""
@@ -219,6 +236,7 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
             receiver.close()
+            await self._stop_process(process)  # e.g. the database refused a progress write
         await self._settle(running, outcome)
 
     async def _watch(
@@ -284,8 +302,10 @@ class Worker:
         self.notify(job.id)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
+        if disk_nearly_full(self.jobs_dir):
+            code, message = StorageFull.code, StorageFull().message
+        self._remove(job.id, keep_output=False)  # first: the record needs the room it frees
         await self.store.fail_job(job.id, message, code, _now())
-        self._remove(job.id, keep_output=False)
         self.notify(job.id)
 
     def _remove(self, job_id: str, keep_output: bool) -> None:

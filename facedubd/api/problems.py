@@ -11,7 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from facedubd.errors import FacedubError, InvalidDuration, ModelsLoading, RateLimited
+from facedubd.errors import (
+    FacedubError,
+    InvalidDuration,
+    ModelsLoading,
+    RateLimited,
+    StorageFull,
+)
 
 log = logging.getLogger("facedubd.api")
 PROBLEM_TYPE = "application/problem+json"
@@ -51,7 +57,7 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, str]:
 def install(app: FastAPI) -> None:
     async def on_facedub(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, FacedubError)
-        if exc.http_status >= 500 and not isinstance(exc, ModelsLoading):
+        if exc.http_status >= 500 and not isinstance(exc, ModelsLoading | StorageFull):
             log.error("internal error %s: %s", exc.code, type(exc).__name__)
             return problem(500, "internal", "Something went wrong inside the daemon.")
         return from_error(exc)

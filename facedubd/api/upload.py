@@ -5,7 +5,9 @@ Each part's bytes are hashed on the way, for Idempotency-Key comparisons."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -14,7 +16,7 @@ from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from facedubd.errors import FileTooLarge, InvalidRequest
+from facedubd.errors import FileTooLarge, InvalidRequest, StorageFull
 
 MAX_TEXT_FIELD = 1024
 MAX_PARTS = 16
@@ -45,6 +47,7 @@ class _Collector:
         self.limits = limits
         self.upload = Upload()
         self.parts = 0
+        self.ended = False
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
@@ -110,9 +113,13 @@ class _Collector:
             self.upload.fields[self._name] = self._text.decode("utf-8", "replace")
         self.upload.digests[self._name] = self._hash.hexdigest()
 
+    def on_end(self) -> None:
+        self.ended = True
+
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # already failing: a full disk fails the flush
+                self._file.close()
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -138,6 +145,7 @@ async def receive_form(
             "on_header_value",
             "on_header_end",
             "on_headers_finished",
+            "on_end",
         )
     }
     parser = MultipartParser(boundary_of(content_type), callbacks)  # type: ignore[arg-type]
@@ -145,7 +153,13 @@ async def receive_form(
         async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()
+        if not collector.ended:  # python-multipart's finalize() does not check this
+            raise InvalidRequest("The multipart body ended before its closing boundary.")
     except (InvalidRequest, FileTooLarge):
+        raise
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from None
         raise
     except Exception:
         raise InvalidRequest("The multipart body could not be parsed.") from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _run(data: Path | None, action: Callable[[Store, DaemonSettings, Path], Awaitable[T]]) -> T:
+    os.umask(0o077)  # a database this command creates is as private as the daemon's
     folder = ensure_private_dir(data_dir(data))
 
     async def go() -> T:
@@ -197,7 +199,7 @@ def grant(email: str, credits: int, data: DataDir = None) -> None:
 
 @users_app.command("purge")
 def purge(email: str, data: DataDir = None) -> None:
-    """Delete an account with its keys, jobs, files and ledger."""
+    """Delete an account with its keys, jobs and files; its ledger rows are kept."""
 
     async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
         user = await _user(store, email)

@@ -200,6 +200,7 @@ class SqliteStore:
 
     async def delete_user(self, user_id: str) -> None:
         async with self._tx() as tx:
+            await self._run(tx, "delete_user_events", id=user_id)
             await self._run(tx, "delete_user", id=user_id)
 
     # -- keys -----------------------------------------------------------------------

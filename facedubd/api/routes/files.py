@@ -42,5 +42,9 @@ async def download(
     job = await state.store.job_by_id(job_id)
     path = artifact_path(state.jobs_dir() / job_id, name)
     if job is None or job.files_swept or not path.is_file():
-        raise LinkExpired()
+        days = state.settings.output_retention_days
+        raise LinkExpired(
+            "This file has been deleted: its job was deleted, or its "
+            f"{days:g}-day retention period ended."
+        )
     return FileResponse(path, media_type=_MEDIA[name.rsplit(".", 1)[1]])

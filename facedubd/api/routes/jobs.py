@@ -203,7 +203,7 @@ async def _admit(
     upload: Upload,
 ) -> Any:
     job_id = secrets.token_hex(6)
-    job_dir = ensure_private_dir(state.jobs_dir()) / job_id
+    job_dir = ensure_private_dir(state.jobs_dir() / job_id)
     inputs = ensure_private_dir(job_dir / "inputs")
     (staging / PHOTO_FIELD).rename(inputs / "photo")
     (staging / VIDEO_FIELD).rename(inputs / "video")

@@ -32,6 +32,9 @@ UPDATE users SET credits_limit = :value WHERE id = :id;
 -- name: add_bonus_credits
 UPDATE users SET bonus_credits = bonus_credits + :value WHERE id = :id;
 
+-- name: delete_user_events
+DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE user_id = :id);
+
 -- name: delete_user
 DELETE FROM users WHERE id = :id;
 

@@ -60,7 +60,7 @@ CREATE INDEX job_events_job ON job_events(job_id, id);
 
 CREATE TABLE ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
     job_id TEXT,
     kind TEXT NOT NULL,
     credits INTEGER NOT NULL,
