@@ -53,7 +53,9 @@ async def _from_key(state: AppState, header: str) -> Principal | None:
     if user is None:
         return None
     now = int(time.time())
-    if key.last_used_at != now:
+    if key.last_used_at != now and state.key_touched.get(key.id) != now:
+        # once per key and second: concurrent requests must not queue one write each
+        state.key_touched[key.id] = now
         await state.store.touch_key(key.id, now)
     return Principal(user, key.id)
 

@@ -44,6 +44,18 @@ def from_error(error: FacedubError) -> Response:
     return problem(error.http_status, error.code, error.message, headers)
 
 
+def error_response(error: FacedubError) -> Response:
+    """The answer for a FacedubError: its own problem, or a plain 500 for internal ones."""
+    if error.http_status >= 500 and not isinstance(error, ModelsLoading | StorageFull):
+        log.error("internal error %s: %s", error.code, type(error).__name__)
+        return crash_response()
+    return from_error(error)
+
+
+def crash_response() -> Response:
+    return problem(500, "internal", "Something went wrong inside the daemon.")
+
+
 def _validation_detail(exc: RequestValidationError) -> tuple[str, str]:
     errors: list[Any] = list(exc.errors())
     first = errors[0] if errors else {}
@@ -57,10 +69,7 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, str]:
 def install(app: FastAPI) -> None:
     async def on_facedub(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, FacedubError)
-        if exc.http_status >= 500 and not isinstance(exc, ModelsLoading | StorageFull):
-            log.error("internal error %s: %s", exc.code, type(exc).__name__)
-            return problem(500, "internal", "Something went wrong inside the daemon.")
-        return from_error(exc)
+        return error_response(exc)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -76,7 +85,7 @@ def install(app: FastAPI) -> None:
 
     async def on_crash(_: Request, exc: Exception) -> Response:
         log.error("unhandled %s in a request", type(exc).__name__)
-        return problem(500, "internal", "Something went wrong inside the daemon.")
+        return crash_response()
 
     app.add_exception_handler(FacedubError, on_facedub)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -88,6 +88,7 @@ class AppState:
     runner: JobRunner | None = None
     public_url: str | None = None
     owner_uid: int = -1
+    key_touched: dict[str, int] = dataclasses.field(default_factory=dict)  # key id: unix s
 
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"

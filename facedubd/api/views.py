@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 
@@ -28,6 +29,11 @@ def artifact_path(job_dir: Path, name: str) -> Path:
 
 
 def job_out(state: AppState, job: Job, base: str) -> JobOut:
+    return JobOut(**job_fields(state, job, base))
+
+
+def job_fields(state: AppState, job: Job, base: str) -> dict[str, Any]:
+    """JobOut's fields as a plain dict in wire order; URLs are signed only for files kept."""
     expires = int(time.time()) + state.settings.output_url_ttl_s
     secret = state.secrets.url_signing
 
@@ -35,19 +41,19 @@ def job_out(state: AppState, job: Job, base: str) -> JobOut:
         return sign_file_url(base, secret, job.id, name, expires)
 
     live = not job.files_swept
-    return JobOut(
-        id=job.id,
-        status=job.status,  # type: ignore[arg-type]
-        stage=job.stage,  # type: ignore[arg-type]
-        output_url=sign(OUTPUT_NAME) if job.has_output and live else None,
-        created_at=job.created_at,
-        error=job.error,
-        duration_seconds=job.duration_seconds,
-        credits_charged=job.credits_charged,
-        progress=round(job.progress, 4),
-        error_code=job.error_code,
-        artifacts={Path(n).stem: sign(n) for n in job.artifacts} if live else {},
-    )
+    return {
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "output_url": sign(OUTPUT_NAME) if job.has_output and live else None,
+        "created_at": job.created_at,
+        "error": job.error,
+        "duration_seconds": job.duration_seconds,
+        "credits_charged": job.credits_charged,
+        "progress": float(round(job.progress, 4)),
+        "error_code": job.error_code,
+        "artifacts": {Path(n).stem: sign(n) for n in job.artifacts} if live else {},
+    }
 
 
 def job_created(job: Job) -> JobCreated:

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
-from facedubd.api.auth import Principal, check_account, require, state_of
+from facedubd.api.auth import Principal, authenticate, check_account, require, state_of
 from facedubd.api.schemas import JobCreated, JobOut, Problem
 from facedubd.api.security import read_stream_token
 from facedubd.api.state import AppState
 from facedubd.api.upload import FileLimit, Upload, receive_form
-from facedubd.api.views import base_url, job_created, job_out
+from facedubd.api.views import base_url, job_created, job_fields, job_out
 from facedubd.errors import (
     ConcurrencyLimit,
     CreditsExhausted,
@@ -264,20 +264,28 @@ async def list_jobs(
     return [job_out(state, job, base) for job in jobs]
 
 
+async def job_reply(request: Request, job_id: str) -> Response:
+    """GET /jobs/{job_id}: authenticate, check the account, count a `get_jobs` hit, read.
+
+    Plain functions and a JSON body built directly: the hot path (api/fastpath.py runs
+    it in front of the framework; the route below runs it too)."""
+    state = state_of(request)
+    principal = await authenticate(request)
+    check_account(principal.user)
+    decision = state.limits.get_jobs.hit(principal.user.id, time.monotonic())
+    job = await _job(state, principal.user.id, job_id)
+    body = job_fields(state, job, base_url(state, request))
+    return JSONResponse(body, headers=decision.headers())
+
+
 @router.get(
     "/jobs/{job_id}",
     response_model=JobOut,
     summary="Get status of a specific job",
     responses=_ERRORS,
 )
-async def get_job(
-    request: Request,
-    job_id: str,
-    principal: Annotated[Principal, Depends(require("get_jobs"))],
-) -> Any:
-    state = state_of(request)
-    job = await _job(state, principal.user.id, job_id)
-    return job_out(state, job, base_url(state, request))
+async def get_job(request: Request, job_id: str) -> Any:
+    return await job_reply(request, job_id)
 
 
 @router.post(
