@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -60,8 +61,15 @@ def _job_id(daemon: Daemon, key: str) -> str:
     return job_id
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _load(daemon: Daemon, key: str, job_id: str, seconds: float) -> dict[str, float]:
+    """The load generator's JSON line, plus its own CPU ms per request (`loadgen_cpu_ms`)."""
     args = ["127.0.0.1", str(daemon.port), f"/jobs/{job_id}", key, str(CLIENTS), str(seconds)]
+    cpu_before = _children_cpu_s()
     done = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", *args],
         capture_output=True,
@@ -70,6 +78,8 @@ def _load(daemon: Daemon, key: str, job_id: str, seconds: float) -> dict[str, fl
         cwd=Path(__file__).parent.parent,
     )
     result: dict[str, float] = json.loads(done.stdout)
+    spent = _children_cpu_s() - cpu_before
+    result["loadgen_cpu_ms"] = round(spent * 1000 / max(1, result["requests"]), 2)
     return result
 
 
@@ -162,6 +172,7 @@ def run(quick: bool) -> str:
             f"| GET /jobs/{{id}}: p99 ms | {load['p99_ms']} |",
             f"| GET /jobs/{{id}}: non-200 answers | {load['errors']} of {load['requests']} |",
             f"| GET /jobs/{{id}}: daemon CPU ms per request | {cpu_ms:.2f} |",
+            f"| GET /jobs/{{id}}: load generator CPU ms per request | {load['loadgen_cpu_ms']} |",
             f"| load average while measured (1 min) | {os.getloadavg()[0]:.1f} |",
             f"| POST /jobs, {size} MB video part: MB/s to the answer | {upload['mb_per_s']} |",
             f"| POST /jobs, {size} MB: daemon peak RSS above idle, MB | "
