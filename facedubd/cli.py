@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from facedubd.commands import doctor, models, samples
+from facedubd.commands import doctor, models, run, samples
 
 app = typer.Typer(
     name="facedubd",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(samples.app, name="samples")
 app.command("doctor")(doctor.doctor)
+app.command("run")(run.run)
 
 
 def main() -> None:

@@ -1,0 +1,206 @@
+"""`facedubd run PHOTO VIDEO -o OUT.mp4`: one job on this machine, no server.
+
+Stages show as they pass on stdout (a Rich progress bar on a terminal, plain lines
+otherwise), then a summary; `--json` prints only the RunResult object. A failure is one
+stderr line `error: <code>: <sentence>` and exit 2 for a refused input, 1 otherwise;
+FACEDUB_DEBUG=1 shows the traceback instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from facedubd.errors import Cancelled, FacedubError, InputError, PipelineError
+from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
+
+INPUT_ERROR_EXIT = 2
+FAILURE_EXIT = 1
+
+STAGE_LABELS = {
+    "preparing": "Checking and preparing the inputs",
+    "generating_views": "Building the character and rendering its views",
+    "extracting_keyframe": "Choosing the reference keyframe",
+    "compositing_scene": "Fitting the character into the scene",
+    "generating_video": "Generating the video",
+    "encoding": "Encoding and verifying",
+    "done": "Done",
+}
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def side_folder(output: Path) -> Path:
+    """Where the views and the preview of OUT.mp4 go: OUT.facedub/ beside it."""
+    return output.with_name(output.stem + ".facedub")
+
+
+def _debug() -> bool:
+    return os.environ.get("FACEDUB_DEBUG") == "1"
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    if _debug():
+        raise exc
+    if isinstance(exc, FacedubError):
+        code, message = exc.code, exc.message
+        status = INPUT_ERROR_EXIT if isinstance(exc, InputError) else FAILURE_EXIT
+    else:
+        code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
+    sys.stderr.write(f"error: {code}: {message}\n")
+    raise typer.Exit(status)
+
+
+@contextmanager
+def _plain_events() -> Iterator[Callable[[str, float], None]]:
+    last: dict[str, float] = {}
+
+    def on_event(stage: str, progress: float) -> None:
+        if stage not in last:
+            typer.echo(f"{stage}: {STAGE_LABELS.get(stage, stage)}")
+            last[stage] = 0.0
+        elif stage == "generating_video" and progress - last[stage] >= 0.1 - 1e-9:
+            typer.echo(f"{stage}: {progress:.0%}")
+            last[stage] = progress
+
+    yield on_event
+
+
+@contextmanager
+def _rich_events() -> Iterator[Callable[[str, float], None]]:
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    shown = STAGES[1:]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), transient=False
+    ) as bar:
+        task = bar.add_task(STAGE_LABELS["preparing"], total=1.0)
+        current = {"stage": "preparing"}
+
+        def on_event(stage: str, progress: float) -> None:
+            if stage != current["stage"]:
+                bar.update(task, completed=1.0)
+                current["stage"] = stage
+                step = f"[{shown.index(stage) + 1}/{len(shown)}] " if stage in shown else ""
+                task_label = step + STAGE_LABELS.get(stage, stage)
+                bar.update(task, description=task_label, completed=0.0)
+            bar.update(task, completed=1.0 if stage == "done" else progress)
+
+        yield on_event
+
+
+@contextmanager
+def _quiet_events() -> Iterator[Callable[[str, float], None]]:
+    yield lambda stage, progress: None
+
+
+def _events(json_output: bool) -> Any:
+    if json_output:
+        return _quiet_events()
+    return _rich_events() if sys.stdout.isatty() else _plain_events()
+
+
+def _result_body(result: RunResult, output: Path, views_dir: Path) -> dict[str, Any]:
+    from facedubd.pipeline.orchestrate import result_json
+
+    body = result_json(result)
+    body["output"] = str(output)
+    body["views_dir"] = str(views_dir)
+    return body
+
+
+def _print_summary(body: dict[str, Any]) -> None:
+    timings = body["timings_ms"]
+    seconds = timings.get("generating_video", 0.0) / 1000
+    speed = body["frames"] / seconds if seconds else 0.0
+    total_s = sum(timings.get(stage, 0.0) for stage in STAGES) / 1000
+    lines = [
+        f"frames       {body['frames']} ({body['width']}x{body['height']} at "
+        f"{body['fps']:.3f} fps, {body['duration_s']:.2f} s)",
+        f"faces found  {body['frames_with_face']} of {body['frames']} frames",
+        f"speed        {speed:.1f} frames/s generating, {total_s:.1f} s in all "
+        f"({body['provider']})",
+        f"output       {body['output']}",
+        f"views        {body['views_dir']}",
+        f"preview      {body['preview']}",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
+    """Move the video to OUT and the views and preview to OUT.facedub/ (0700)."""
+    from facedubd.paths import ensure_private_dir
+
+    folder = ensure_private_dir(side_folder(output))
+    shutil.rmtree(folder / "views", ignore_errors=True)
+    os.replace(work / "views", folder / "views")
+    os.replace(result.preview, folder / "preview.jpg")
+    os.replace(result.output, output)
+    return folder / "views", folder / "preview.jpg"
+
+
+def run(
+    photo: Annotated[Path, typer.Argument(help="The character photo (JPG, PNG, WebP, HEIC).")],
+    video: Annotated[Path, typer.Argument(help="The reference video of someone talking.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write the MP4; the views and preview go to OUT.facedub/ beside it.",
+        ),
+    ],
+    duration: Annotated[
+        int, typer.Option("--duration", help="Seconds of the reference to perform (1-30).")
+    ] = 5,
+    device: Annotated[
+        Device, typer.Option("--device", help="Where the models run (cuda: error if missing).")
+    ] = Device.auto,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print only the result as one JSON object.")
+    ] = False,
+) -> None:
+    """Perform VIDEO with the character of PHOTO, on this machine (no server needed)."""
+    from facedubd.pipeline import run as run_pipeline
+    from facedubd.pipeline.inputs import validate_duration
+
+    output = output.expanduser().resolve()
+    try:
+        seconds = validate_duration(duration)
+    except FacedubError as exc:
+        _fail(exc)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
+    except OSError:
+        _fail(PipelineError("The output folder cannot be created or written."))
+    settings = PipelineSettings(duration=seconds, device=device.value)
+    try:
+        with _events(json_output) as on_event:
+            result = run_pipeline(photo, video, work, settings, on_event)
+        views_dir, preview = _publish(result, work, output)
+        body = _result_body(result, output, views_dir)
+        body["preview"] = str(preview)
+    except KeyboardInterrupt:
+        _fail(Cancelled())
+    except Exception as exc:
+        _fail(exc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if json_output:
+        sys.stdout.write(json.dumps(body) + "\n")
+    else:
+        _print_summary(body)

@@ -1,0 +1,66 @@
+"""Masks and blending: where the character's face goes over the reference frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+FloatImage = npt.NDArray[np.float32]
+
+
+def polygon_mask(
+    shape: tuple[int, int], polygon: npt.ArrayLike, origin: tuple[int, int] = (0, 0)
+) -> npt.NDArray[np.uint8]:
+    """A 0/255 mask of `shape` with the polygon (image coordinates) filled."""
+    mask = np.zeros(shape, dtype=np.uint8)
+    pts = np.asarray(polygon, dtype=np.float64)[:, :2] - np.asarray(origin, dtype=np.float64)
+    if len(pts) >= 3:
+        cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    return mask
+
+
+def face_alpha(
+    shape: tuple[int, int],
+    face_points: npt.ArrayLike,
+    holes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...] = (),
+    feather_px: float = 6.0,
+    origin: tuple[int, int] = (0, 0),
+) -> FloatImage:
+    """Alpha in [0, 1]: the convex hull of `face_points`, minus each hole polygon
+    (e.g. the inner lips, so the reference's teeth and tongue stay), shrunk by about
+    `feather_px` and feathered over about 2 x `feather_px`, so the edge is invisible and
+    never reaches past the hull."""
+    pts = np.asarray(face_points, dtype=np.float64)[:, :2]
+    hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
+    mask = polygon_mask(shape, hull, origin)
+    for hole in holes:
+        mask[polygon_mask(shape, hole, origin) > 127] = 0
+    radius = max(round(feather_px), 1)
+    # Erode by one pixel more than the blur reaches, so alpha is 0 on and past the hull.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 3, 2 * radius + 3))
+    mask = np.asarray(cv2.erode(mask, kernel), dtype=np.uint8)
+    blur = 2 * radius + 1
+    soft = cv2.GaussianBlur(mask, (blur, blur), radius / 2.0 + 0.5)
+    return soft.astype(np.float32) / 255.0
+
+
+def alpha_blend(background: Image, foreground: Image, alpha: FloatImage) -> Image:
+    """background * (1 - alpha) + foreground * alpha, rounded; exact where alpha is 0.
+    (`cv2.blendLinear` does it in one pass, many times faster than numpy here.)"""
+    weight = np.ascontiguousarray(alpha, dtype=np.float32)
+    out = cv2.blendLinear(
+        np.ascontiguousarray(foreground), np.ascontiguousarray(background), weight, 1.0 - weight
+    )
+    return np.asarray(out, dtype=np.uint8)
+
+
+def paste(frame: Image, patch: Image, alpha: FloatImage, origin: tuple[int, int]) -> Image:
+    """A copy of `frame` with `patch` blended in at `origin` (x, y) under `alpha`."""
+    out = frame.copy()
+    x0, y0 = origin
+    h, w = alpha.shape
+    region = out[y0 : y0 + h, x0 : x0 + w]
+    out[y0 : y0 + h, x0 : x0 + w] = alpha_blend(region, patch, alpha)
+    return out

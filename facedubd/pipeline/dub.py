@@ -1,0 +1,516 @@
+"""The face half of the pipeline: the character model, its views, the keyframe score,
+the preview composite and the per-frame dub.
+
+How a frame is dubbed (docs/PIPELINE.md has the longer story):
+
+1. The reference mesh is smoothed over time (One-Euro).
+2. Its head pose relative to the keyframe is a similarity Procrustes fit on the rigid
+   upper-face points; undoing it gives the reference's expression in a pose-free frame,
+   and its per-point change from the keyframe is the expression delta.
+3. The target mesh is the CHARACTER's pose-free shape (identity) plus that delta, with
+   the eye and mouth openings set explicitly (eyes: the character's opening scaled by
+   the reference's blink ratio; mouth: the reference's gap scaled to the character's
+   mouth width), then put back into the reference's head pose.
+4. The character's photo is warped onto the target mesh (one piecewise-affine remap),
+   the reference's own mouth interior is warped into the target's lip opening, colours
+   are matched to the reference (LAB statistics, smoothed over time), and the face is
+   blended in with a feathered mask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from facedubd.errors import FaceTooSmall, NoFaceInPhoto
+from facedubd.pipeline import blend, colour, geometry
+from facedubd.pipeline.face import landmarks as lm
+from facedubd.pipeline.filters import OneEuroFilter
+from facedubd.pipeline.meshtopo import Hole, Topology, build_topology
+from facedubd.pipeline.types import VIEW_NAMES
+
+if TYPE_CHECKING:
+    from facedubd.pipeline.face import FaceModels
+
+Image = npt.NDArray[np.uint8]
+Points = npt.NDArray[np.float64]
+
+#: A photo's face must be at least this many pixels between the outer eye corners.
+MIN_EYE_DISTANCE_PX = 24.0
+#: The photo crop kept as the character's texture: this many face sizes around the face.
+TEXTURE_MARGIN = 1.0
+#: Side of the rendered views, pixels.
+VIEW_SIZE = 512
+#: A reference eye this fraction as open as in the keyframe counts as shut.
+BLINK_FLOOR = 0.4
+VIEW_YAW: dict[str, float] = {
+    "front": 0.0,
+    "three_quarter_left": 30.0,
+    "three_quarter_right": -30.0,
+    "close_up": 0.0,
+}
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def canonical_frame(points: npt.ArrayLike) -> geometry.Similarity:
+    """The similarity taking pose-free coordinates (frontal, centred on the face,
+    1 unit = the 3-D outer-eye-corner distance) to these image points."""
+    pts = np.asarray(points, dtype=np.float64)
+    rotation = lm.face_frame(pts)
+    scale = float(np.linalg.norm(pts[lm.LEFT_EYE_OUTER] - pts[lm.RIGHT_EYE_OUTER]))
+    return geometry.Similarity(scale, rotation, pts.mean(axis=0))
+
+
+def rigid_points(free: Points) -> npt.NDArray[np.int64]:
+    """Indices of points that move little with expression: the forehead, temples and
+    nose, above the nose tip and away from the eyes and brows (pose-free coordinates)."""
+    right = free[[lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER]].mean(axis=0)
+    left = free[[lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER]].mean(axis=0)
+    near_eye = np.minimum(
+        np.linalg.norm(free[:, :2] - right[:2], axis=1),
+        np.linalg.norm(free[:, :2] - left[:2], axis=1),
+    )
+    above_nose = free[:, 1] <= free[lm.NOSE_TIP, 1] + 0.02
+    keep = np.nonzero(above_nose & (near_eye > 0.42))[0]
+    return keep if len(keep) >= 20 else np.nonzero(above_nose)[0]
+
+
+def robust_pose(src: Points, dst: Points) -> geometry.Similarity:
+    """Similarity src -> dst, refitted once with outliers (moving points) down-weighted."""
+    fit = geometry.procrustes(src, dst)
+    residual = np.linalg.norm(fit.apply(src) - dst, axis=1)
+    scale = float(np.median(residual)) * 2.0 + 1e-6
+    weights = 1.0 / (1.0 + (residual / scale) ** 2)
+    return geometry.procrustes(src, dst, weights=weights)
+
+
+# --------------------------------------------------------------------------- the character
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Character:
+    """The character's face model: texture (a crop of the photo), its mesh in texture
+    pixels, the mesh topology, and the pose-free shape (identity)."""
+
+    texture: Image
+    mesh: Points
+    topology: Topology
+    shape: Points
+    pose: lm.HeadPose
+    origin: tuple[int, int]
+    #: Pose-free y above which the photo shows hair, not skin (the mask stops there).
+    forehead_y: float
+
+
+def _mesh_points(mesh: Any) -> Points:
+    points = getattr(mesh, "points", mesh)
+    return np.asarray(points, dtype=np.float64)
+
+
+def build_character(models: FaceModels, photo_rgb: Image) -> Character:
+    """Detect the largest face of the photo, mesh it, and keep what the dub needs."""
+    from facedubd.models.mesh import mesh_triangles
+    from facedubd.pipeline.face import detect_faces, roi_from_detection, run_mesh
+
+    detections = detect_faces(models, photo_rgb)
+    if not detections:
+        raise NoFaceInPhoto()
+    largest = max(detections, key=lambda d: d.width * d.height)
+    mesh = run_mesh(models.mesh, photo_rgb, roi_from_detection(largest))
+    if mesh.presence < 0.5:
+        raise NoFaceInPhoto()
+    points = np.asarray(mesh.points, dtype=np.float64)
+    if lm.inter_ocular_distance(points) < MIN_EYE_DISTANCE_PX:
+        raise FaceTooSmall()
+    return character_from_points(photo_rgb, points, mesh_triangles())
+
+
+def character_from_points(photo_rgb: Image, points: Points, triangles: npt.ArrayLike) -> Character:
+    """The character model from a photo and its mesh (pure: no models involved)."""
+    frame = canonical_frame(points)
+    shape = frame.invert(points)
+    topology = build_topology(triangles, shape)
+    h, w = photo_rgb.shape[:2]
+    lo = points[:, :2].min(axis=0)
+    hi = points[:, :2].max(axis=0)
+    margin = TEXTURE_MARGIN * float((hi - lo).max())
+    x0, y0 = (max(int(v - margin), 0) for v in lo)
+    x1 = min(int(hi[0] + margin) + 1, w)
+    y1 = min(int(hi[1] + margin) + 1, h)
+    texture = np.ascontiguousarray(photo_rgb[y0:y1, x0:x1])
+    local = points - np.array([x0, y0, 0.0])
+    texture = _paint_out_mouth(texture, local, topology)
+    forehead = skin_top(texture, (x0, y0), shape, frame)
+    return Character(texture, local, topology, shape, lm.head_pose(points), (x0, y0), forehead)
+
+
+def _paint_out_mouth(texture: Image, mesh: Points, topology: Topology) -> Image:
+    """The photo with its mouth interior (teeth, tongue) painted over from the lips:
+    when the dub closes the mouth, no sliver of the photo's teeth is left between them."""
+    mask = blend.polygon_mask(texture.shape[:2], mesh[list(topology.mouth.loop)])
+    width = float(np.ptp(mesh[list(topology.mouth.loop), 0]))
+    grow = max(round(0.04 * width), 1)
+    mask = np.asarray(cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)), np.uint8)
+    return np.asarray(cv2.inpaint(texture, mask, 3, cv2.INPAINT_TELEA), dtype=np.uint8)
+
+
+def skin_top(
+    texture: Image, origin: tuple[int, int], shape: Points, frame: geometry.Similarity
+) -> float:
+    """Walk up the forehead from the brows (pose-free coordinates) until the photo's
+    colour stops looking like the face's skin (a fringe, a hat) and return that height."""
+    cheeks = np.nonzero(
+        (shape[:, 1] > shape[lm.NOSE_TIP, 1] - 0.1) & (shape[:, 1] < shape[lm.NOSE_TIP, 1] + 0.1)
+    )[0]
+    h, w = texture.shape[:2]
+
+    def colours(free_points: Points) -> Points:
+        px = frame.apply(free_points)[:, :2] - origin
+        xy = np.clip(np.round(px), 0, [w - 1, h - 1]).astype(int)
+        return texture[xy[:, 1], xy[:, 0]].astype(np.float64)
+
+    skin = np.median(colours(shape[cheeks]), axis=0)
+    eye_y = float(shape[[lm.RIGHT_EYE_OUTER, lm.LEFT_EYE_OUTER], 1].mean())
+    top_y = float(shape[lm.FOREHEAD_TOP, 1])
+    inner = shape[[lm.RIGHT_EYE_INNER, lm.LEFT_EYE_INNER], 0]
+    xs = np.linspace(inner[0] - 0.25, inner[1] + 0.25, 9)
+    z = float(shape[lm.FOREHEAD_TOP, 2])
+    limit = top_y
+    for y in np.linspace(eye_y - 0.3, top_y, 24):
+        row = np.column_stack([xs, np.full_like(xs, y), np.full_like(xs, z)])
+        distance = np.linalg.norm(np.median(colours(row), axis=0) - skin)
+        if distance > 45.0:
+            limit = float(y) + 0.06
+            break
+    return min(limit, eye_y - 0.3)
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _view_scene(character: Character) -> tuple[Points, npt.NDArray[np.int32], int]:
+    """The character's mesh plus two rings of points around the face (hair, ears,
+    neck) and the texture's corners, with a Delaunay triangulation of the part outside
+    the face. Returns (points, outside triangles, number of points that turn with the head)."""
+    pts = character.mesh
+    outline = pts[list(character.topology.outline)]
+    centre = pts[:, :2].mean(axis=0)
+    ring_z = float(outline[:, 2].mean())
+    rings = []
+    for factor, z in (
+        (1.3, ring_z + 0.1 * _face_size(pts)),
+        (1.75, ring_z + 0.3 * _face_size(pts)),
+    ):
+        xy = centre + (outline[:, :2] - centre) * factor
+        rings.append(np.column_stack([xy, np.full(len(xy), z)]))
+    h, w = character.texture.shape[:2]
+    corners = np.array(
+        [
+            [0, 0],
+            [w / 2, 0],
+            [w - 1, 0],
+            [w - 1, h / 2],
+            [w - 1, h - 1],
+            [w / 2, h - 1],
+            [0, h - 1],
+            [0, h / 2],
+        ],
+        dtype=np.float64,
+    )
+    border = np.column_stack([corners, np.full(len(corners), ring_z + _face_size(pts))])
+    scene = np.concatenate([pts, rings[0], rings[1], border])
+    outer_ids = np.concatenate(
+        [np.asarray(character.topology.outline), np.arange(len(pts), len(scene))]
+    )
+    local = geometry.delaunay(scene[outer_ids, :2])
+    tri = outer_ids[local]
+    on_outline = np.isin(tri, np.asarray(character.topology.outline)).all(axis=1)
+    return scene, tri[~on_outline].astype(np.int32), len(pts) + len(rings[0])
+
+
+def _face_size(points: Points) -> float:
+    span = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
+    return float(span.max())
+
+
+def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
+    """The character turned to `yaw` degrees (pitch and roll levelled), VIEW_SIZE square."""
+    scene, outside, turning = _view_scene(character)
+    pts = character.mesh
+    current = lm.face_frame(pts)
+    wanted = lm.rotation_from_angles(yaw, 0.0, 0.0)
+    turn = wanted @ current.T
+    size = _face_size(pts)
+    pivot = pts.mean(axis=0) + current[:, 2] * 0.45 * size  # the neck, behind the face
+    moved = scene.copy()
+    head = scene[:turning]
+    moved[:turning] = (head - pivot) @ turn.T + pivot
+    # The outer ring only turns half way, so hair stretches rather than tears.
+    outer = slice(len(pts) + (turning - len(pts)) // 2, turning)
+    moved[outer] = 0.5 * (moved[outer] + scene[outer])
+    centre = moved[: len(pts), :2].mean(axis=0)
+    scale = VIEW_SIZE / (2.6 * size / zoom)
+    canvas_pts = moved.copy()
+    canvas_pts[:, :2] = (moved[:, :2] - centre) * scale + VIEW_SIZE / 2
+    canvas_pts[:, 2] *= scale
+    shape = (VIEW_SIZE, VIEW_SIZE)
+    box = (0, 0, VIEW_SIZE, VIEW_SIZE)
+    back = geometry.piecewise_affine(
+        character.texture, scene, canvas_pts, outside, shape, cull=False, box=box
+    )
+    face = geometry.piecewise_affine(
+        character.texture, scene, canvas_pts, character.topology.triangles, shape, box=box
+    )
+    canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
+    canvas[back.coverage] = back.image[back.coverage]
+    canvas[face.coverage] = face.image[face.coverage]
+    return canvas
+
+
+def render_views(character: Character) -> dict[str, Image]:
+    """The views named in VIEW_NAMES: front, three-quarter left/right (±30° yaw), close-up."""
+    views: dict[str, Image] = {}
+    for name in VIEW_NAMES:
+        zoom = 1.6 if name == "close_up" else 1.0
+        views[name] = render_view(character, VIEW_YAW[name], zoom)
+    return views
+
+
+# --------------------------------------------------------------------------- keyframe
+
+
+def keyframe_score(frame_rgb: Image, mesh: Any) -> float:
+    """Higher for a larger, more frontal, sharper face with open eyes (log scale)."""
+    pts = _mesh_points(mesh)
+    pose = lm.head_pose(pts)
+    eye_px = lm.inter_ocular_distance(pts)
+    x0, y0, x1, y1 = geometry.warp_box(pts, frame_rgb.shape[:2], pad=0)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return -math.inf
+    grey = cv2.cvtColor(np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    # Sharpness measured at a fixed face scale, so big faces are not favoured twice.
+    grey = cv2.resize(grey, (96, 96), interpolation=cv2.INTER_AREA)
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    frontal = math.cos(math.radians(pose.yaw)) * math.cos(math.radians(pose.pitch))
+    eyes = min(min(lm.eye_openness(pts)) / 0.25, 1.0)
+    mouth = 1.0 - min(lm.mouth_opening(pts), 0.5)
+    return (
+        math.log(max(eye_px, 1.0))
+        + 4.0 * math.log(max(frontal, 1e-3))
+        + 0.25 * math.log(sharpness + 1.0)
+        + math.log(max(eyes, 0.05))
+        + math.log(mouth)
+    )
+
+
+# --------------------------------------------------------------------------- the dub
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class KeyFrame:
+    points: Points
+    frame: geometry.Similarity
+    free: Points
+    rigid: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_points(cls, points: npt.ArrayLike) -> KeyFrame:
+        pts = np.asarray(points, dtype=np.float64)
+        frame = canonical_frame(pts)
+        free = frame.invert(pts)
+        return cls(pts, frame, free, rigid_points(free))
+
+
+def _gaps(points: Points, hole: Hole) -> Points:
+    pairs = np.asarray(hole.pairs())
+    return points[pairs[:, 1], 1] - points[pairs[:, 0], 1]
+
+
+def set_opening(
+    points: Points, hole: Hole, wanted: Points, upper_share: float, reach: float
+) -> Points:
+    """Open or close a hole (eye or mouth) to the `wanted` gap of each lid / lip pair,
+    in pose-free coordinates. The mean change spreads to the skin around it (falloff
+    `reach` units), shared between the upper side (`upper_share`) and the lower one."""
+    out = points.copy()
+    pairs = np.asarray(hole.pairs())
+    change = float((wanted - _gaps(out, hole)).mean())
+    loop = out[list(hole.loop)]
+    centre = loop.mean(axis=0)
+    width = float(np.ptp(loop[:, 0])) + 1e-6
+    dist = np.linalg.norm(out[:, :2] - centre[:2], axis=1)
+    falloff = np.exp(-((dist / reach) ** 2))
+    side = np.clip((out[:, 1] - centre[1]) / (0.15 * width), -1.0, 1.0)
+    share = np.where(side < 0, upper_share, 1.0 - upper_share)
+    out[:, 1] += side * share * change * falloff
+    rest = wanted - _gaps(out, hole)
+    out[pairs[:, 0], 1] -= upper_share * rest
+    out[pairs[:, 1], 1] += (1.0 - upper_share) * rest
+    return out
+
+
+@dataclasses.dataclass
+class DubState:
+    """What the dub carries from frame to frame."""
+
+    key: KeyFrame
+    character_free: Points
+    mask_top_y: float
+    mesh_filter: OneEuroFilter
+    colour: colour.SmoothedTransfer
+    timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
+    frames: int = 0
+
+    @classmethod
+    def start(cls, character: Character, key_mesh: Any, fps: float = 30.0) -> DubState:
+        key = KeyFrame.from_points(_mesh_points(key_mesh))
+        # The character's shape, placed where the keyframe's rigid points are.
+        fit = geometry.procrustes(character.shape[key.rigid], key.free[key.rigid])
+        top = fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1]
+        return cls(
+            key=key,
+            character_free=fit.apply(character.shape),
+            mask_top_y=float(top),
+            mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=1.5, beta=1.0),
+            colour=colour.SmoothedTransfer(alpha=0.2),
+        )
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000.0
+            self.timings_ms[step] = self.timings_ms.get(step, 0.0) + elapsed
+
+
+def target_mesh(character: Character, state: DubState, ref_points: Points) -> tuple[Points, Points]:
+    """The mesh the character's face takes in this frame and the outline of the part
+    to paste (the face without the photo's hair), image pixels (see module doc)."""
+    key = state.key
+    topo = character.topology
+    pose = robust_pose(key.points[key.rigid], ref_points[key.rigid])
+    ref_free = key.frame.invert(pose.invert(ref_points))
+    target = state.character_free + (ref_free - key.free)
+    char = state.character_free
+    for eye in (topo.right_eye, topo.left_eye):
+        key_gap = np.maximum(_gaps(key.free, eye), 1e-3)
+        # The mesh model sees a shut eye as about half open: stretch the ratio so a
+        # reference blink closes the character's eye fully.
+        ratio = np.clip((_gaps(ref_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
+        target = set_opening(target, eye, _gaps(char, eye) * ratio, upper_share=0.85, reach=0.2)
+    mouth = topo.mouth
+    width_ratio = _mouth_width(char) / _mouth_width(key.free)
+    wanted = np.maximum(_gaps(ref_free, mouth), 0.0) * width_ratio
+    target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45)
+    outline = target[list(topo.outline)].copy()
+    outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
+    to_image = key.frame.apply
+    return pose.apply(to_image(target)), pose.apply(to_image(outline))
+
+
+def _mouth_width(free: Points) -> float:
+    return float(np.linalg.norm(free[lm.MOUTH_LEFT, :2] - free[lm.MOUTH_RIGHT, :2]))
+
+
+def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState) -> Image:
+    """The character's face on this frame, driven by `mesh` (the reference's)."""
+    raw = _mesh_points(mesh)
+    scale = max(lm.inter_ocular_distance(raw), 1.0)
+    with state.timed("filter"):
+        ref = state.mesh_filter(raw, scale=scale)
+    with state.timed("target"):
+        target, outline = target_mesh(character, state, ref)
+    feather = max(2.0, 0.07 * scale)
+    box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return frame_rgb
+    with state.timed("warp"):
+        face = geometry.piecewise_affine(
+            character.texture,
+            character.mesh,
+            target,
+            character.topology.triangles,
+            frame_rgb.shape[:2],
+            box=box,
+        )
+        mouth = _mouth_interior(character, frame_rgb, raw, target, box)
+    patch_shape = (y1 - y0, x1 - x0)
+    with state.timed("mask"):
+        alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=(x0, y0))
+        alpha *= face.coverage | mouth.coverage
+        region = frame_rgb[y0:y1, x0:x1]
+        ref_hull = blend.polygon_mask(
+            patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), (x0, y0)
+        )
+        stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth.coverage
+    with state.timed("colour"):
+        recoloured = state.colour(face.image, stats_mask, np.ascontiguousarray(region))
+        recoloured[mouth.coverage] = mouth.image[mouth.coverage]
+    with state.timed("blend"):
+        out = blend.paste(frame_rgb, recoloured, alpha, (x0, y0))
+    return out
+
+
+def _mouth_interior(
+    character: Character,
+    frame_rgb: Image,
+    ref: Points,
+    target: Points,
+    box: tuple[int, int, int, int],
+) -> geometry.Warped:
+    """The reference's own mouth interior (teeth, tongue) warped into the target's lip
+    opening, as a layer the size of `box` (empty where the mouth is shut)."""
+    loop = list(character.topology.mouth.loop)
+    x0, y0, x1, y1 = box
+    mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
+    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
+    image = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    coverage = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    if mx1 > mx0 and my1 > my0:
+        inner = geometry.piecewise_affine(
+            frame_rgb,
+            ref,
+            target,
+            character.topology.mouth_triangles,
+            frame_rgb.shape[:2],
+            cull=False,
+            box=(mx0, my0, mx1, my1),
+        )
+        image[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] = inner.image
+        coverage[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] = inner.coverage
+    return geometry.Warped(image, coverage, (x0, y0))
+
+
+class Dubber:
+    """Dubs a stream of frames: `process(frame, mesh)` per frame, in order."""
+
+    def __init__(self, character: Character, key_mesh: Any, fps: float = 30.0) -> None:
+        cv2.setNumThreads(1)
+        self.character = character
+        self.state = DubState.start(character, key_mesh, fps)
+
+    def process(self, frame_rgb: Image, mesh: Any | None) -> Image:
+        """The dubbed frame; a frame without a mesh comes back unchanged (the same array)."""
+        self.state.frames += 1
+        if mesh is None:
+            self.state.mesh_filter.reset()
+            return frame_rgb
+        return composite(self.character, frame_rgb, mesh, self.state)
+
+    def timings_ms(self) -> dict[str, float]:
+        """Mean milliseconds per processed frame for each step."""
+        n = max(self.state.frames, 1)
+        return {step: total / n for step, total in self.state.timings_ms.items()}

@@ -1,0 +1,268 @@
+"""Pure mesh geometry: Procrustes alignment, head axes, triangulation and the
+piecewise-affine warp that moves a texture from one mesh onto another.
+
+Conventions: points are float arrays of shape (n, 2) or (n, 3) in image pixels,
+x to the right, y down, z away from the camera (MediaPipe's sign).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+#: Sub-pixel precision (bits) used when rasterising triangles.
+_SHIFT = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Similarity:
+    """dst = scale * src @ rotation.T + translation."""
+
+    scale: float
+    rotation: FloatArray
+    translation: FloatArray
+
+    def apply(self, points: npt.ArrayLike) -> FloatArray:
+        pts = np.asarray(points, dtype=np.float64)
+        return self.scale * pts @ self.rotation.T + self.translation
+
+    def invert(self, points: npt.ArrayLike) -> FloatArray:
+        pts = np.asarray(points, dtype=np.float64)
+        return ((pts - self.translation) @ self.rotation) / self.scale
+
+
+def procrustes(
+    src: npt.ArrayLike,
+    dst: npt.ArrayLike,
+    *,
+    with_scale: bool = True,
+    weights: npt.ArrayLike | None = None,
+) -> Similarity:
+    """Least-squares similarity (or rigid, without scale) taking `src` onto `dst`
+    (Umeyama's method, reflections excluded). Works in 2-D and 3-D."""
+    a = np.asarray(src, dtype=np.float64)
+    b = np.asarray(dst, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[0] < a.shape[1]:
+        raise ValueError(
+            f"procrustes needs two (n, d) arrays with n >= d, got {a.shape}, {b.shape}"
+        )
+    w = np.ones(len(a)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    mean_a = w @ a
+    mean_b = w @ b
+    ca = a - mean_a
+    cb = b - mean_b
+    cov = (cb * w[:, None]).T @ ca
+    u, sing, vt = np.linalg.svd(cov)
+    sign = np.ones(a.shape[1])
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1.0
+    rotation = (u * sign) @ vt
+    var_a = float(w @ (ca**2).sum(axis=1))
+    scale = float((sing * sign).sum() / var_a) if with_scale and var_a > 0 else 1.0
+    translation = mean_b - scale * mean_a @ rotation.T
+    return Similarity(scale, rotation, translation)
+
+
+def procrustes_residual(src: npt.ArrayLike, dst: npt.ArrayLike) -> float:
+    """RMS distance after the best similarity, relative to the RMS spread of `dst`:
+    a scale-free measure of how different two shapes are (0 = identical)."""
+    b = np.asarray(dst, dtype=np.float64)
+    fitted = procrustes(src, b).apply(src)
+    spread = float(np.sqrt(((b - b.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    return float(np.sqrt(((fitted - b) ** 2).sum(axis=1).mean()) / spread)
+
+
+def head_axes(mesh: npt.ArrayLike, right: int, left: int, top: int, bottom: int) -> FloatArray:
+    """Rotation matrix whose columns are the face's own x (eye line), y (down the face)
+    and z (into the head) axes, from four mesh points; identity for a frontal face."""
+    pts = np.asarray(mesh, dtype=np.float64)
+    x = pts[left] - pts[right]
+    x /= np.linalg.norm(x)
+    y = pts[bottom] - pts[top]
+    y -= (y @ x) * x
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    return np.stack([x, y, z], axis=1)
+
+
+def rotation_matrix(
+    yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0
+) -> FloatArray:
+    """Rotation about y (yaw), then x (pitch), then z (roll), in the image frame."""
+    yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
+    ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    rx = np.array(
+        [[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]]
+    )
+    rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def signed_areas(points: npt.ArrayLike, triangles: npt.ArrayLike) -> FloatArray:
+    """Twice the signed area of each triangle (positive = clockwise on screen, y down)."""
+    pts = np.asarray(points, dtype=np.float64)[:, :2]
+    tri = np.asarray(triangles)
+    a, b, c = pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]]
+    ab = b - a
+    ac = c - a
+    return ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
+
+
+def delaunay(points: npt.ArrayLike) -> IntArray:
+    """Delaunay triangulation of 2-D points as (m, 3) vertex indices, every triangle
+    with positive signed area (see `signed_areas`)."""
+    pts = np.asarray(points, dtype=np.float64)[:, :2]
+    lo = pts.min(axis=0)
+    extent = float(max((pts.max(axis=0) - lo).max(), 1.0))
+    # Subdiv2D's virtual outer vertices sit at a multiple of the rectangle; a rectangle
+    # far larger than the points keeps thin triangles on the hull from being lost.
+    margin = 100.0 * extent
+    rect = (
+        int(np.floor(lo[0] - margin)),
+        int(np.floor(lo[1] - margin)),
+        int(np.ceil(extent + 2 * margin)),
+        int(np.ceil(extent + 2 * margin)),
+    )
+    subdiv = cv2.Subdiv2D(rect)
+    lookup: dict[tuple[float, float], int] = {}
+    for i, (x, y) in enumerate(pts.astype(np.float32)):
+        lookup.setdefault((float(x), float(y)), i)
+        subdiv.insert((float(x), float(y)))
+    triangles: list[tuple[int, int, int]] = []
+    for row in np.asarray(subdiv.getTriangleList(), dtype=np.float32):
+        corners = [lookup.get((float(row[k]), float(row[k + 1]))) for k in (0, 2, 4)]
+        if all(c is not None for c in corners) and len(set(corners)) == 3:
+            a, b, c = (int(v) for v in corners if v is not None)
+            triangles.append((a, b, c))
+    tri = np.array(triangles, dtype=np.int32).reshape(-1, 3)
+    return orient(pts, tri)
+
+
+def orient(points: npt.ArrayLike, triangles: npt.ArrayLike) -> IntArray:
+    """The same triangles, reordered so each has a positive signed area; degenerate
+    (zero-area) triangles are dropped."""
+    tri = np.asarray(triangles, dtype=np.int32).copy()
+    area = signed_areas(points, tri)
+    flip = area < 0
+    tri[flip] = tri[flip][:, [0, 2, 1]]
+    return tri[np.abs(area) > 1e-9]
+
+
+def affine_maps(src: npt.ArrayLike, dst: npt.ArrayLike, triangles: npt.ArrayLike) -> FloatArray:
+    """For each triangle, the 2x3 affine matrix taking dst pixel coordinates to src."""
+    s = np.asarray(src, dtype=np.float64)[:, :2]
+    d = np.asarray(dst, dtype=np.float64)[:, :2]
+    tri = np.asarray(triangles)
+    dst_h = np.concatenate([d[tri], np.ones((len(tri), 3, 1))], axis=2)  # (m, 3, 3)
+    src_t = s[tri]  # (m, 3, 2)
+    # Solve dst_h @ M.T = src for each triangle; degenerate ones get the pseudo-inverse.
+    try:
+        sol = np.linalg.solve(dst_h, src_t)
+    except np.linalg.LinAlgError:
+        sol = np.linalg.pinv(dst_h) @ src_t
+    return np.transpose(sol, (0, 2, 1))
+
+
+def rasterise_ids(
+    dst: npt.ArrayLike,
+    triangles: npt.ArrayLike,
+    shape: tuple[int, int],
+    origin: tuple[int, int] = (0, 0),
+    order: npt.ArrayLike | None = None,
+) -> IntArray:
+    """An int32 image of `shape` whose pixels hold the index of the triangle covering
+    them (-1 for none). Triangles are drawn in `order` (later ones on top);
+    `origin` is the image position of the map's top-left pixel."""
+    d = np.asarray(dst, dtype=np.float64)[:, :2] - np.asarray(origin, dtype=np.float64)
+    fixed = np.round(d * (1 << _SHIFT)).astype(np.int32)
+    tri = np.asarray(triangles)
+    ids = np.full(shape, -1, dtype=np.int32)
+    indices = np.arange(len(tri)) if order is None else np.asarray(order)
+    corners = fixed[tri]
+    for i in indices.tolist():
+        cv2.fillConvexPoly(ids, corners[i], int(i), cv2.LINE_8, _SHIFT)
+    return ids
+
+
+def paint_order(dst: npt.ArrayLike, triangles: npt.ArrayLike, cull: bool) -> IntArray:
+    """Indices of the triangles to draw, far to near by mean z (painter's order);
+    with `cull`, triangles that face away (negative signed area) are left out."""
+    d = np.asarray(dst, dtype=np.float64)
+    tri = np.asarray(triangles)
+    keep = np.arange(len(tri))
+    if cull:
+        keep = keep[signed_areas(d, tri) > 0]
+    if d.shape[1] >= 3:
+        depth = d[tri[keep], 2].mean(axis=1)
+        keep = keep[np.argsort(-depth, kind="stable")]
+    return keep.astype(np.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Warped:
+    """A warp result confined to a box: `image` and `coverage` start at `origin` (x, y)."""
+
+    image: npt.NDArray[np.uint8]
+    coverage: npt.NDArray[np.bool_]
+    origin: tuple[int, int]
+
+
+def warp_box(
+    dst: npt.ArrayLike, frame_shape: tuple[int, int], pad: int = 2
+) -> tuple[int, int, int, int]:
+    """The (x0, y0, x1, y1) box of the frame that the dst points cover, padded and clipped."""
+    d = np.asarray(dst, dtype=np.float64)[:, :2]
+    h, w = frame_shape
+    x0 = max(int(np.floor(d[:, 0].min())) - pad, 0)
+    y0 = max(int(np.floor(d[:, 1].min())) - pad, 0)
+    x1 = min(int(np.ceil(d[:, 0].max())) + pad + 1, w)
+    y1 = min(int(np.ceil(d[:, 1].max())) + pad + 1, h)
+    return x0, y0, max(x1, x0), max(y1, y0)
+
+
+def piecewise_affine(
+    texture: npt.NDArray[np.uint8],
+    src: npt.ArrayLike,
+    dst: npt.ArrayLike,
+    triangles: npt.ArrayLike,
+    frame_shape: tuple[int, int],
+    *,
+    cull: bool = True,
+    box: tuple[int, int, int, int] | None = None,
+) -> Warped:
+    """Move `texture` (whose mesh is `src`) so that its mesh lands on `dst`.
+
+    One id map (which triangle covers which pixel, z-ordered, back faces culled) and
+    one `cv2.remap` for the whole face: much cheaper than a warpAffine per triangle,
+    and seamless because neighbouring affine maps agree on their shared edge.
+    """
+    x0, y0, x1, y1 = box or warp_box(dst, frame_shape)
+    h, w = y1 - y0, x1 - x0
+    channels = texture.shape[2:] if texture.ndim == 3 else ()
+    if h <= 0 or w <= 0:
+        empty = np.zeros((max(h, 0), max(w, 0), *channels), dtype=texture.dtype)
+        return Warped(empty, np.zeros((max(h, 0), max(w, 0)), dtype=bool), (x0, y0))
+    tri = np.asarray(triangles)
+    order = paint_order(dst, tri, cull)
+    ids = rasterise_ids(dst, tri, (h, w), (x0, y0), order)
+    maps = affine_maps(src, dst, tri)
+    covered = ids >= 0
+    safe = np.where(covered, ids, 0)
+    coef = maps.reshape(len(tri), 6).astype(np.float32)
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    map_x = coef[safe, 0] * xs + coef[safe, 1] * ys + coef[safe, 2]
+    map_y = coef[safe, 3] * xs + coef[safe, 4] * ys + coef[safe, 5]
+    # Uncovered pixels sample far outside the texture (BORDER_CONSTANT: black).
+    map_x[~covered] = -1e4
+    image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    if image.ndim == 2 and texture.ndim == 3:
+        image = image[..., None]
+    return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))

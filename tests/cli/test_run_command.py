@@ -1,0 +1,100 @@
+"""`facedubd run` refusals through the installed console script: exactly one stderr line
+`error: <code>: <sentence>`, exit 2 for inputs, no traceback, nothing on stdout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facedubd.samples import sample_path
+
+FACEDUBD = Path(sys.executable).parent / "facedubd"
+
+
+def facedubd_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(FACEDUBD), "run", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str, exit_code: int) -> str:
+    assert done.returncode == exit_code, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: {code}: ")
+    assert "Traceback" not in done.stderr
+    return lines[0]
+
+
+def test_duration_out_of_range(tmp_path: Path) -> None:
+    done = facedubd_run(
+        str(sample_path("astronaut.png")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "31"),
+    )
+    line = assert_one_error_line(done, "invalid_duration", 2)
+    assert "1 to 30" in line
+    assert done.stdout == ""
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_photo_without_a_face(tmp_path: Path, json_flag: list[str]) -> None:
+    done = facedubd_run(
+        str(sample_path("free-mountain-vector-01.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "2", *json_flag),
+    )
+    line = assert_one_error_line(done, "no_face_in_photo", 2)
+    assert str(tmp_path) not in line
+    if json_flag:
+        assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # the work folder was removed
+
+
+def test_clip_too_short_names_both_lengths(tmp_path: Path) -> None:
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "10"),
+    )
+    line = assert_one_error_line(done, "video_too_short", 2)
+    assert "2.43 s long" in line and "10 s" in line
+
+
+def test_missing_video_file(tmp_path: Path) -> None:
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(tmp_path / "nowhere.mp4"),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "unreadable_video", 2)
+    assert "cannot be found" in line and "nowhere" not in line
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = facedubd_run(
+        str(sample_path("free-mountain-vector-01.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+        env={"FACEDUB_DEBUG": "1"},
+    )
+    assert done.returncode != 0
+    assert "NoFaceInPhoto" in done.stderr
+
+
+def test_help_names_every_option() -> None:
+    done = subprocess.run(
+        [str(FACEDUBD), "run", "--help"], capture_output=True, text=True, check=True
+    )
+    for option in ("--output", "-o", "--duration", "--device", "--json"):
+        assert option in done.stdout
