@@ -9,13 +9,19 @@ pillow-heif; anything larger than MAX_PHOTO_SIDE is downscaled as it is decoded.
 several faces, the largest is the character.
 
 Videos: ffprobe must read them; the clip must be at least `duration` long (one frame of
-tolerance); ffmpeg must have a decoder for the codec; a face must show in frames sampled
-at SAMPLE_FPS within the first `duration` seconds.
+tolerance); ffmpeg must have a decoder for the codec (else `unsupported_codec` naming it);
+a face must show in frames sampled at SAMPLE_FPS within the first `duration` seconds.
+
+A face counts only when the mesh model confirms the detector (`confirmed_mesh`): lettering,
+patterns and textures the detector mistakes for faces are not faces.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
+import subprocess
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -104,11 +110,32 @@ def validate_duration(value: object) -> int:
 
 
 def find_faces(models: Any, rgb: np.ndarray) -> list[Box]:
-    """Face boxes in an RGB image, largest first (helper `faces` owns the detector)."""
-    from facedubd.pipeline.face import detect_faces
+    """Boxes of the faces in an RGB image that the mesh model confirms, largest first."""
+    from facedubd.pipeline.face import confirmed_mesh, detect_faces
 
-    boxes = [_as_box(found) for found in detect_faces(models, rgb)]
+    boxes = [
+        _as_box(found)
+        for found in detect_faces(models, rgb)
+        if confirmed_mesh(models, rgb, found) is not None
+    ]
     return sorted(boxes, key=lambda box: box.area, reverse=True)
+
+
+def main_face_score(box: Box, width: int, height: int) -> float:
+    """How much a face is "the main person": its area, halved when its centre sits at
+    the frame's edge (weight 1 at the centre, falling linearly to 0.5 at the border)."""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    off_x = min(1.0, abs(cx - width / 2) / (width / 2))
+    off_y = min(1.0, abs(cy - height / 2) / (height / 2))
+    return box.area * (1.0 - 0.5 * max(off_x, off_y))
+
+
+def main_face_index(boxes: Iterable[Box], width: int, height: int) -> int:
+    """The index of the main person's face among `boxes` (largest and most central)."""
+    scores = [main_face_score(box, width, height) for box in boxes]
+    if not scores:
+        raise ValueError("no faces")
+    return int(np.argmax(scores))
 
 
 def _as_box(found: Any) -> Box:
@@ -214,14 +241,99 @@ def check_length(info: VideoInfo, duration: int) -> None:
         )
 
 
+#: Readable names of codecs, by ffprobe's codec name or the container's fourcc.
+CODEC_NAMES = {
+    "h264": "H.264",
+    "avc1": "H.264",
+    "hevc": "HEVC (H.265)",
+    "hvc1": "HEVC (H.265)",
+    "hev1": "HEVC (H.265)",
+    "vvc": "H.266 (VVC)",
+    "vvc1": "H.266 (VVC)",
+    "vvi1": "H.266 (VVC)",
+    "lhv1": "MV-HEVC (layered HEVC)",
+    "avs2": "AVS2",
+    "avs3": "AVS3",
+    "av1": "AV1",
+    "vp9": "VP9",
+    "prores": "Apple ProRes",
+    "mpeg4": "MPEG-4 Part 2",
+}
+
+
+def codec_label(codec: str, tag: str = "") -> str:
+    """ "HEVC (H.265)", "H.266 (VVC)"; for a codec ffprobe does not know, its fourcc."""
+    name = CODEC_NAMES.get(codec) if codec not in ("", "unknown", "none") else None
+    name = name or CODEC_NAMES.get(tag.lower()) or (codec if codec not in ("", "unknown") else "")
+    return name or (f"unknown ({tag})" if tag else "unknown")
+
+
+_DECODER_LINE = re.compile(r"^\s*V[A-Z.]{5}\s+(\S+)\s+.*?(?:\(codec (\S+)\))?\s*$")
+
+
+def parse_decoders(text: str) -> frozenset[str]:
+    """The video codec names `ffmpeg -decoders` can decode (a decoder's own name, and the
+    codec it names in "(codec av1)" when that differs)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if (match := _DECODER_LINE.match(line)) and match.group(1) != "=":
+            names.add(match.group(1))
+            if match.group(2):
+                names.add(match.group(2))
+    return frozenset(names)
+
+
+@functools.cache
+def available_decoders() -> frozenset[str]:
+    done = subprocess.run(fa.decoders_args(), capture_output=True, text=True, check=False)
+    return parse_decoders(done.stdout)
+
+
+def unsupported_codec(label: str) -> UnsupportedCodec:
+    return UnsupportedCodec(
+        f"The video uses the {label} codec, which this machine's ffmpeg cannot decode: "
+        "convert it to H.264 first."
+    )
+
+
+def check_decodable(info: VideoInfo, decoders: frozenset[str] | None = None) -> None:
+    """UnsupportedCodec, naming the codec, when ffmpeg has no decoder for it."""
+    known = available_decoders() if decoders is None else decoders
+    if info.codec in ("", "unknown", "none") or info.codec not in known:
+        raise unsupported_codec(codec_label(info.codec, info.codec_tag))
+
+
+def picture_span(path: Path, seconds: float) -> float:
+    """Seconds of picture the file really holds in its first `seconds` (from the packets'
+    timestamps: a file cut short in copying or uploading holds fewer than it announces)."""
+    done = subprocess.run(fa.packet_times_args(path, seconds), capture_output=True, text=True)
+    times = []
+    for line in done.stdout.splitlines():
+        try:
+            times.append(float(line.strip().strip(",")))
+        except ValueError:
+            continue
+    return max(times) - min(times) if times else 0.0
+
+
+def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
+    """UnreadableVideo when the picture stops well before the length the file announces."""
+    needed = min(float(duration), info.duration)
+    # Read past `needed`: packets come in decode order and reading stops on a timestamp.
+    span = picture_span(path, needed + 1.0) + info.frame_duration
+    if span + 3 * info.frame_duration < needed:
+        raise UnreadableVideo(
+            f"The video's picture stops after {seconds_phrase(span)} although the file says it "
+            f"lasts {seconds_phrase(info.duration)}: the file is cut short or damaged; send "
+            "it again."
+        )
+
+
 def decode_failure(detail: str, codec: str) -> UnreadableVideo | UnsupportedCodec:
     """Turn ffmpeg's stderr after a failed decode into the error a person reads."""
     lowered = detail.lower()
     if "decoder" in lowered and "not found" in lowered:
-        return UnsupportedCodec(
-            f"The video uses the {codec} codec, which this machine's ffmpeg cannot decode: "
-            "convert it to H.264 first."
-        )
+        return unsupported_codec(codec_label(codec))
     return UnreadableVideo("The video could not be decoded: the file may be damaged.")
 
 
@@ -243,7 +355,9 @@ def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
     info = probe(path)
+    check_decodable(info)
     check_length(info, duration)
+    check_complete(path, info, duration)
     decoded = 0
     for index, frame in enumerate(sample_frames(path, info, float(duration))):
         decoded += 1
