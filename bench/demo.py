@@ -1,23 +1,28 @@
-"""`python -m bench.demo [--quick]`: the main job on real input. The NASA astronaut
-portrait performs `WolfgangLanger_Pexels.mp4` for 5 s (2 s with --quick), through
-`facedubd.pipeline.run`, into `./out/demo/`; prints where the video and the views are
-and a one-line ffprobe summary of the video."""
+"""`python -m bench.demo [--quick]`: the main job on real input, the user's way.
+
+Starts `facedubd serve` on a private data dir and socket, runs
+`facedub jobs create astronaut.png WolfgangLanger_Pexels.mp4 --duration 5 --wait -o ...`
+(2 s with --quick), stops the daemon, and prints where the video is with a one-line
+ffprobe summary."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from facedubd.errors import FacedubError
-from facedubd.pipeline import run
-from facedubd.pipeline.types import PipelineSettings
 from facedubd.samples import sample_path
 
 PHOTO = "astronaut.png"
 VIDEO = "WolfgangLanger_Pexels.mp4"
 OUT_DIR = Path("out") / "demo"
+BIN = Path(sys.executable).parent
 
 
 def ffprobe_line(path: Path) -> str:
@@ -33,9 +38,35 @@ def ffprobe_line(path: Path) -> str:
     return " | ".join(streams)
 
 
-def show_stage(stage: str, progress: float) -> None:
-    if progress == 0.0 or stage == "done":
-        print(f"  {stage}", flush=True)
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_socket(path: Path, daemon: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise RuntimeError(f"facedubd exited with {daemon.returncode}")
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(path))
+                return
+            except OSError:
+                time.sleep(0.2)
+    raise RuntimeError(f"facedubd did not listen on {path} within {timeout:.0f} s")
+
+
+def stop(daemon: subprocess.Popen[bytes]) -> None:
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,26 +74,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 s instead of 5 s")
     args = parser.parse_args(argv)
     seconds = 2 if args.quick else 5
-    print(f"facedub demo: {PHOTO} performs {VIDEO} for {seconds} s")
-    try:
-        result = run(
-            sample_path(PHOTO),
-            sample_path(VIDEO),
-            OUT_DIR,
-            PipelineSettings(duration=seconds),
-            show_stage,
-        )
-    except FacedubError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    print(f"video:   {result.output.resolve()}")
-    print(f"views:   {result.output.parent.resolve() / 'views'}")
-    print(f"preview: {result.preview.resolve()}")
-    print(
-        f"frames:  {result.frames} ({result.frames_with_face} with a face), "
-        f"models on {result.provider}"
-    )
-    print(f"ffprobe: {ffprobe_line(result.output)}")
+    photo, video = sample_path(PHOTO), sample_path(VIDEO)
+    output = (OUT_DIR / "output.mp4").resolve()
+    with tempfile.TemporaryDirectory(prefix="facedub-demo-") as private:
+        data_dir = Path(private) / "data"
+        sock = Path(private) / "facedubd.sock"
+        env = {**os.environ, "FACEDUBD_DATA_DIR": str(data_dir)}
+        serve = [str(BIN / "facedubd"), "serve", "--socket", str(sock), "--port", str(free_port())]
+        print(f"$ {' '.join(serve)}", flush=True)
+        daemon = subprocess.Popen(serve, env=env)
+        try:
+            wait_for_socket(sock, daemon)
+            create = [
+                str(BIN / "facedub"), "--socket", str(sock), "jobs", "create", str(photo),
+                str(video), "--duration", str(seconds), "--wait", "-o", str(output),
+            ]  # fmt: skip
+            print(f"$ facedub jobs create {PHOTO} {VIDEO} --duration {seconds} --wait -o {output}")
+            code = subprocess.run(create, env=env, check=False).returncode
+        finally:
+            stop(daemon)
+    if code != 0:
+        print(f"demo failed: facedub exited {code}", file=sys.stderr)
+        return code
+    print(f"video:   {output}")
+    print(f"ffprobe: {ffprobe_line(output)}")
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from facedubd.commands import doctor, models, run, samples
+from facedubd.commands.serve import serve
+from facedubd.commands.users import keys_app, users_app
 
 app = typer.Typer(
     name="facedubd",
@@ -18,6 +20,9 @@ app.add_typer(models.app, name="models")
 app.add_typer(samples.app, name="samples")
 app.command("doctor")(doctor.doctor)
 app.command("run")(run.run)
+app.command("serve")(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

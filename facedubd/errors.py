@@ -101,3 +101,129 @@ class Cancelled(FacedubError):
     """The job was cancelled."""
 
     code = "cancelled"
+
+
+class Unauthorized(FacedubError):
+    """A valid API key is required: send `Authorization: Bearer fdb_...`."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class PlanNoApi(FacedubError):
+    """This account's plan has no API access; the Agency plan does."""
+
+    code = "plan_no_api"
+    http_status = 403
+
+
+class AccountSuspended(FacedubError):
+    """This account is suspended."""
+
+    code = "account_suspended"
+    http_status = 403
+
+
+class CreditsExhausted(FacedubError):
+    """This month's credits are used up and overage is switched off for this account."""
+
+    code = "credits_exhausted"
+    http_status = 403
+
+
+class NotFound(FacedubError):
+    """No such resource for this account."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class RateLimited(FacedubError):
+    """Too many requests: wait and try again."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(
+        self,
+        message: str | None = None,
+        retry_after: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = headers or {}
+
+
+class ConcurrencyLimit(FacedubError):
+    """Too many active jobs: wait for one to finish before submitting another."""
+
+    code = "concurrency_limit"
+    http_status = 429
+
+
+class KeyLimit(FacedubError):
+    """This account already has the maximum number of active API keys; revoke one first."""
+
+    code = "key_limit"
+    http_status = 400
+
+
+class FileTooLarge(FacedubError):
+    """An uploaded file is larger than the limit."""
+
+    code = "file_too_large"
+    http_status = 413
+
+
+class IdempotencyConflict(FacedubError):
+    """This Idempotency-Key was already used with a different request."""
+
+    code = "idempotency_conflict"
+    http_status = 409
+
+
+class JobFinished(FacedubError):
+    """The job has already finished."""
+
+    code = "job_finished"
+    http_status = 409
+
+
+class ModelsLoading(FacedubError):
+    """The face models are still being prepared: try again shortly."""
+
+    code = "models_loading"
+    http_status = 503
+
+
+class LinkExpired(FacedubError):
+    """This link has expired or its file is gone."""
+
+    code = "link_expired"
+    http_status = 410
+
+
+class LinkInvalid(FacedubError):
+    """This link is not valid."""
+
+    code = "link_invalid"
+    http_status = 403
+
+
+class DaemonAlreadyRunning(FacedubError):
+    """Another facedubd is already listening on this socket."""
+
+    code = "already_running"
+
+
+class PipelineCrashed(FacedubError):
+    """The video generator stopped unexpectedly."""
+
+    code = "pipeline_crashed"
+
+
+class Interrupted(FacedubError):
+    """The daemon stopped twice while this job ran; it was not retried again."""
+
+    code = "interrupted"

@@ -33,6 +33,7 @@ class DaemonSettings:
     output_retention_days: float = 7
     workers: int = 1
     device: str = "auto"
+    models_wait_s: float = 30
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:

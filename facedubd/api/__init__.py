@@ -1,0 +1,1 @@
+"""The REST API: app factory, routers, schemas (the wire contract), auth, limits, SSE."""

@@ -87,7 +87,7 @@ def _rich_events() -> Iterator[Callable[[str, float], None]]:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), transient=False
     ) as bar:
-        task = bar.add_task(STAGE_LABELS["preparing"], total=1.0)
+        task = bar.add_task(f"[1/{len(shown)}] {STAGE_LABELS['preparing']}", total=1.0)
         current = {"stage": "preparing"}
 
         def on_event(stage: str, progress: float) -> None:

@@ -21,6 +21,22 @@ def polygon_mask(
     return mask
 
 
+def shrink_convex(polygon: npt.ArrayLike, inset: float) -> npt.NDArray[np.float64]:
+    """A convex polygon scaled about its centroid so that every edge moves inward by at
+    least `inset` pixels (a cheap, exact-enough stand-in for an erosion)."""
+    pts = np.asarray(polygon, dtype=np.float64)[:, :2]
+    centre = pts.mean(axis=0)
+    nxt = np.roll(pts, -1, axis=0)
+    edge = nxt - pts
+    length = np.maximum(np.linalg.norm(edge, axis=1), 1e-9)
+    # Distance from the centre to each edge's line.
+    reach = np.abs(edge[:, 0] * (centre[1] - pts[:, 1]) - edge[:, 1] * (centre[0] - pts[:, 0]))
+    nearest = float((reach / length).min())
+    if nearest <= inset:
+        return np.repeat(centre[None], len(pts), axis=0)
+    return centre + (pts - centre) * (1.0 - inset / nearest)
+
+
 def face_alpha(
     shape: tuple[int, int],
     face_points: npt.ArrayLike,
@@ -29,21 +45,19 @@ def face_alpha(
     origin: tuple[int, int] = (0, 0),
 ) -> FloatImage:
     """Alpha in [0, 1]: the convex hull of `face_points`, minus each hole polygon
-    (e.g. the inner lips, so the reference's teeth and tongue stay), shrunk by about
-    `feather_px` and feathered over about 2 x `feather_px`, so the edge is invisible and
-    never reaches past the hull."""
+    (e.g. the inner lips, so the reference's teeth and tongue stay), moved inward and
+    feathered over about 2 x `feather_px`, so the edge is soft and alpha is zero on and
+    beyond the hull."""
     pts = np.asarray(face_points, dtype=np.float64)[:, :2]
     hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
-    mask = polygon_mask(shape, hull, origin)
+    radius = max(round(feather_px), 1)
+    # The blur reaches `radius` pixels; the anti-aliased edge one more.
+    mask = polygon_mask(shape, shrink_convex(hull, radius + 1.5), origin)
     for hole in holes:
         mask[polygon_mask(shape, hole, origin) > 127] = 0
-    radius = max(round(feather_px), 1)
-    # Erode by one pixel more than the blur reaches, so alpha is 0 on and past the hull.
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 3, 2 * radius + 3))
-    mask = np.asarray(cv2.erode(mask, kernel), dtype=np.uint8)
     blur = 2 * radius + 1
     soft = cv2.GaussianBlur(mask, (blur, blur), radius / 2.0 + 0.5)
-    return soft.astype(np.float32) / 255.0
+    return np.asarray(soft, dtype=np.float32) / 255.0
 
 
 def alpha_blend(background: Image, foreground: Image, alpha: FloatImage) -> Image:

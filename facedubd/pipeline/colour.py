@@ -44,8 +44,9 @@ class ColourStats:
 
 
 def colour_stats(image_rgb: Image, mask: npt.NDArray[np.bool_]) -> ColourStats | None:
-    """Statistics of the masked pixels (None if the mask is empty)."""
-    pixels = image_rgb[mask]
+    """Statistics of the masked pixels (None if the mask is empty); every other row
+    and column is enough and four times cheaper."""
+    pixels = image_rgb[::2, ::2][mask[::2, ::2]]
     if len(pixels) == 0:
         return None
     step = max(len(pixels) // MAX_SAMPLES, 1)

@@ -49,8 +49,15 @@ MIN_EYE_DISTANCE_PX = 24.0
 TEXTURE_MARGIN = 1.0
 #: Side of the rendered views, pixels.
 VIEW_SIZE = 512
+#: The share of the reference's expression change kept away from the mouth and eyes.
+EXPRESSION_FLOOR = 0.4
+#: Lip gap over mouth width above which the reference's mouth interior is shown.
+MOUTH_OPEN = 0.0
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.4
+#: The turned views are rendered this much further than asked: a single photo has no
+#: far cheek or ear to show, so the face reads as about 0.75 of its mesh rotation.
+VIEW_TURN_GAIN = 1.3
 VIEW_YAW: dict[str, float] = {
     "front": 0.0,
     "three_quarter_left": 30.0,
@@ -89,7 +96,7 @@ def robust_pose(src: Points, dst: Points) -> geometry.Similarity:
     """Similarity src -> dst, refitted once with outliers (moving points) down-weighted."""
     fit = geometry.procrustes(src, dst)
     residual = np.linalg.norm(fit.apply(src) - dst, axis=1)
-    scale = float(np.median(residual)) * 2.0 + 1e-6
+    scale = float(np.partition(residual, len(residual) // 2)[len(residual) // 2]) * 2.0 + 1e-6
     weights = 1.0 / (1.0 + (residual / scale) ** 2)
     return geometry.procrustes(src, dst, weights=weights)
 
@@ -248,7 +255,7 @@ def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
     scene, outside, turning = _view_scene(character)
     pts = character.mesh
     current = lm.face_frame(pts)
-    wanted = lm.rotation_from_angles(yaw, 0.0, 0.0)
+    wanted = lm.rotation_from_angles(yaw * VIEW_TURN_GAIN, 0.0, 0.0)
     turn = wanted @ current.T
     size = _face_size(pts)
     pivot = pts.mean(axis=0) + current[:, 2] * 0.45 * size  # the neck, behind the face
@@ -332,7 +339,7 @@ class KeyFrame:
 
 
 def _gaps(points: Points, hole: Hole) -> Points:
-    pairs = np.asarray(hole.pairs())
+    pairs = hole.pair_array
     return points[pairs[:, 1], 1] - points[pairs[:, 0], 1]
 
 
@@ -343,7 +350,7 @@ def set_opening(
     in pose-free coordinates. The mean change spreads to the skin around it (falloff
     `reach` units), shared between the upper side (`upper_share`) and the lower one."""
     out = points.copy()
-    pairs = np.asarray(hole.pairs())
+    pairs = hole.pair_array
     change = float((wanted - _gaps(out, hole)).mean())
     loop = out[list(hole.loop)]
     centre = loop.mean(axis=0)
@@ -359,6 +366,39 @@ def set_opening(
     return out
 
 
+def silhouette_scale(
+    character: Points, key: Points, outline: tuple[int, ...], top_y: float
+) -> float:
+    """How much to enlarge the character's face (pose-free, already placed on the
+    keyframe) so that its cheeks and jaw cover the reference's: where the reference's
+    outline stays visible outside the character's, it is the reference's silhouette that
+    a viewer (and a landmark model) sees. Scale is not identity; at most +12%."""
+    ids = [i for i in outline if character[i, 1] > top_y]
+    if len(ids) < 3:
+        return 1.0
+    centre = character[ids, :2].mean(axis=0)
+    ratio = np.linalg.norm(key[ids, :2] - centre, axis=1) / np.maximum(
+        np.linalg.norm(character[ids, :2] - centre, axis=1), 1e-6
+    )
+    return float(np.clip(np.percentile(ratio, 80), 1.0, 1.12))
+
+
+def expression_weights(free: Points, topology: Topology) -> Points:
+    """How much of the reference's expression change each point takes: all of it
+    around the mouth, eyes and brows, less on the cheeks, nose and jaw line, whose
+    shape is the character's identity."""
+    mouth = free[list(topology.mouth.loop)]
+    mouth_width = float(np.ptp(mouth[:, 0]))
+    d_mouth = np.linalg.norm(free[:, :2] - mouth.mean(axis=0)[:2], axis=1) / mouth_width
+    d_eyes = np.full(len(free), np.inf)
+    for eye in (topology.right_eye, topology.left_eye):
+        loop = free[list(eye.loop)]
+        centre = loop.mean(axis=0)[:2] - np.array([0.0, 0.12])  # up toward the brow
+        d_eyes = np.minimum(d_eyes, np.linalg.norm(free[:, :2] - centre, axis=1) / 0.3)
+    near = np.maximum(np.exp(-(d_mouth**2)), np.exp(-(d_eyes**2)))
+    return np.asarray(EXPRESSION_FLOOR + (1 - EXPRESSION_FLOOR) * near, dtype=np.float64)
+
+
 @dataclasses.dataclass
 class DubState:
     """What the dub carries from frame to frame."""
@@ -366,6 +406,7 @@ class DubState:
     key: KeyFrame
     character_free: Points
     mask_top_y: float
+    delta_weights: Points
     mesh_filter: OneEuroFilter
     colour: colour.SmoothedTransfer
     timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -376,12 +417,16 @@ class DubState:
         key = KeyFrame.from_points(_mesh_points(key_mesh))
         # The character's shape, placed where the keyframe's rigid points are.
         fit = geometry.procrustes(character.shape[key.rigid], key.free[key.rigid])
-        top = fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1]
+        placed = fit.apply(character.shape)
+        top = float(fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1])
+        grow = silhouette_scale(placed, key.free, character.topology.outline, top)
+        centre = placed[key.rigid].mean(axis=0)
         return cls(
             key=key,
-            character_free=fit.apply(character.shape),
-            mask_top_y=float(top),
-            mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=1.5, beta=1.0),
+            character_free=centre + (placed - centre) * grow,
+            mask_top_y=centre[1] + (top - centre[1]) * grow,
+            delta_weights=expression_weights(key.free, character.topology),
+            mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=2.0, beta=1.5),
             colour=colour.SmoothedTransfer(alpha=0.2),
         )
 
@@ -395,24 +440,31 @@ class DubState:
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + elapsed
 
 
-def target_mesh(character: Character, state: DubState, ref_points: Points) -> tuple[Points, Points]:
+def target_mesh(
+    character: Character, state: DubState, ref_points: Points, raw_points: Points | None = None
+) -> tuple[Points, Points]:
     """The mesh the character's face takes in this frame and the outline of the part
-    to paste (the face without the photo's hair), image pixels (see module doc)."""
+    to paste (the face without the photo's hair), image pixels (see module doc).
+
+    `ref_points` are the smoothed reference mesh; eye and mouth openings are read from
+    `raw_points` (the unsmoothed mesh, when given): a blink or a syllable lasts a few
+    frames and must not lag, and a gap's own noise is small."""
     key = state.key
     topo = character.topology
     pose = robust_pose(key.points[key.rigid], ref_points[key.rigid])
     ref_free = key.frame.invert(pose.invert(ref_points))
-    target = state.character_free + (ref_free - key.free)
+    gaps_free = ref_free if raw_points is None else key.frame.invert(pose.invert(raw_points))
+    target = state.character_free + (ref_free - key.free) * state.delta_weights[:, None]
     char = state.character_free
     for eye in (topo.right_eye, topo.left_eye):
         key_gap = np.maximum(_gaps(key.free, eye), 1e-3)
         # The mesh model sees a shut eye as about half open: stretch the ratio so a
         # reference blink closes the character's eye fully.
-        ratio = np.clip((_gaps(ref_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
+        ratio = np.clip((_gaps(gaps_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
         target = set_opening(target, eye, _gaps(char, eye) * ratio, upper_share=0.85, reach=0.2)
     mouth = topo.mouth
     width_ratio = _mouth_width(char) / _mouth_width(key.free)
-    wanted = np.maximum(_gaps(ref_free, mouth), 0.0) * width_ratio
+    wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * width_ratio
     target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45)
     outline = target[list(topo.outline)].copy()
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
@@ -431,7 +483,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
     with state.timed("filter"):
         ref = state.mesh_filter(raw, scale=scale)
     with state.timed("target"):
-        target, outline = target_mesh(character, state, ref)
+        target, outline = target_mesh(character, state, ref, raw)
     feather = max(2.0, 0.07 * scale)
     box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
     x0, y0, x1, y1 = box
@@ -472,13 +524,16 @@ def _mouth_interior(
     box: tuple[int, int, int, int],
 ) -> geometry.Warped:
     """The reference's own mouth interior (teeth, tongue) warped into the target's lip
-    opening, as a layer the size of `box` (empty where the mouth is shut)."""
+    opening, as a layer the size of `box`; empty while the mouth is (nearly) shut, when
+    the opening would only hold the reference's lips."""
     loop = list(character.topology.mouth.loop)
     x0, y0, x1, y1 = box
-    mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
-    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
     image = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
     coverage = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    if lm.mouth_opening(ref) <= MOUTH_OPEN:
+        return geometry.Warped(image, coverage, (x0, y0))
+    mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
+    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
     if mx1 > mx0 and my1 > my0:
         inner = geometry.piecewise_affine(
             frame_rgb,

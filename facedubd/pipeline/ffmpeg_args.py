@@ -133,8 +133,10 @@ def decoders_args() -> list[str]:
     return ["ffmpeg", "-hide_banner", "-decoders"]
 
 
-def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction) -> Any:
-    """The reference's first video stream, upright, CFR at `fps`, square pixels, even size."""
+def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction, pad_end: bool = False) -> Any:
+    """The reference's first video stream, upright, CFR at `fps`, square pixels, even size;
+    with `pad_end`, its last frame repeats for as long as the output asks (a picture that
+    ends a little before the asked duration, or before its own audio, still fills it)."""
     turns = TURN_FILTERS.get(spec.turn % 360, ())
     # With our own turn, ffmpeg must not also apply a display matrix it might find.
     stream = ffmpeg.input(str(path), **({"noautorotate": None} if turns else {}))["v:0"]
@@ -145,6 +147,8 @@ def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction) -> Any:
     elif spec.wide_gamut:
         stream = _to_bt709(stream)
     stream = stream.filter("fps", fps=rate_text(fps))
+    if pad_end:
+        stream = stream.filter("tpad", stop="-1", stop_mode="clone")
     if spec.sample_aspect != 1:
         size = {"w": str(spec.width), "h": str(spec.height)}
         stream = stream.filter("scale", **size).filter("setsar", "1")
@@ -179,8 +183,9 @@ def _rawvideo_out(stream: Any, duration: float) -> list[str]:
 
 
 def decode_args(path: Path, spec: DecodeSpec) -> list[str]:
-    """Stream the first `spec.duration` seconds as rgb24 frames on stdout."""
-    stream = _upright_video(path, spec, spec.rate)
+    """Exactly the first `spec.duration` seconds as rgb24 frames on stdout: ceil(duration x
+    rate) frames, the last one repeated if the picture ends sooner."""
+    stream = _upright_video(path, spec, spec.rate, pad_end=True)
     return _rawvideo_out(stream, spec.duration)
 
 

@@ -156,18 +156,28 @@ def orient(points: npt.ArrayLike, triangles: npt.ArrayLike) -> IntArray:
 
 
 def affine_maps(src: npt.ArrayLike, dst: npt.ArrayLike, triangles: npt.ArrayLike) -> FloatArray:
-    """For each triangle, the 2x3 affine matrix taking dst pixel coordinates to src."""
+    """For each triangle, the 2x3 affine matrix taking dst pixel coordinates to src
+    (closed form; a degenerate dst triangle gets the map of its first vertex)."""
     s = np.asarray(src, dtype=np.float64)[:, :2]
     d = np.asarray(dst, dtype=np.float64)[:, :2]
     tri = np.asarray(triangles)
-    dst_h = np.concatenate([d[tri], np.ones((len(tri), 3, 1))], axis=2)  # (m, 3, 3)
-    src_t = s[tri]  # (m, 3, 2)
-    # Solve dst_h @ M.T = src for each triangle; degenerate ones get the pseudo-inverse.
-    try:
-        sol = np.linalg.solve(dst_h, src_t)
-    except np.linalg.LinAlgError:
-        sol = np.linalg.pinv(dst_h) @ src_t
-    return np.transpose(sol, (0, 2, 1))
+    d0, d1, d2 = d[tri[:, 0]], d[tri[:, 1]], d[tri[:, 2]]
+    s0, s1, s2 = s[tri[:, 0]], s[tri[:, 1]], s[tri[:, 2]]
+    e1, e2 = d1 - d0, d2 - d0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    safe = np.where(np.abs(det) > 1e-12, det, np.inf)
+    # Inverse of [e1 e2] (columns) applied to (x - d0) gives barycentric (u, v).
+    inv = (
+        np.stack(
+            [np.stack([e2[:, 1], -e2[:, 0]], axis=1), np.stack([-e1[:, 1], e1[:, 0]], axis=1)],
+            axis=1,
+        )
+        / safe[:, None, None]
+    )  # (m, 2, 2): rows u, v
+    f1, f2 = s1 - s0, s2 - s0
+    linear = f1[:, :, None] * inv[:, None, 0, :] + f2[:, :, None] * inv[:, None, 1, :]  # (m, 2, 2)
+    offset = s0 - np.einsum("mij,mj->mi", linear, d0)
+    return np.concatenate([linear, offset[:, :, None]], axis=2)
 
 
 def rasterise_ids(
@@ -254,12 +264,15 @@ def piecewise_affine(
     ids = rasterise_ids(dst, tri, (h, w), (x0, y0), order)
     maps = affine_maps(src, dst, tri)
     covered = ids >= 0
-    safe = np.where(covered, ids, 0)
-    coef = maps.reshape(len(tri), 6).astype(np.float32)
+    # One gather of the six coefficients per pixel (cheaper than six gathers).
+    coef = np.concatenate(
+        [maps.reshape(len(tri), 6).astype(np.float32), np.zeros((1, 6), np.float32)]
+    )
+    per_pixel = coef[ids]  # id -1 picks the zero row
     xs = np.arange(x0, x1, dtype=np.float32)[None, :]
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    map_x = coef[safe, 0] * xs + coef[safe, 1] * ys + coef[safe, 2]
-    map_y = coef[safe, 3] * xs + coef[safe, 4] * ys + coef[safe, 5]
+    map_x = per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 2]
+    map_y = per_pixel[..., 3] * xs + per_pixel[..., 4] * ys + per_pixel[..., 5]
     # Uncovered pixels sample far outside the texture (BORDER_CONSTANT: black).
     map_x[~covered] = -1e4
     image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)

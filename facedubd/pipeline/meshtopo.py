@@ -5,6 +5,7 @@ one frontal set of points."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 
 import numpy as np
@@ -54,6 +55,11 @@ class Hole:
     loop: tuple[int, ...]
     upper: tuple[int, ...]
     lower: tuple[int, ...]
+
+    @functools.cached_property
+    def pair_array(self) -> IntArray:
+        """`pairs()` as an (n, 2) array, computed once."""
+        return np.asarray(self.pairs(), dtype=np.int32).reshape(-1, 2)
 
     def pairs(self) -> list[tuple[int, int]]:
         """(upper, lower) vertex pairs facing each other, corners excluded."""

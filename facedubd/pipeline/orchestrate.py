@@ -101,9 +101,8 @@ def write_views(views: dict[str, np.ndarray], folder: Path) -> dict[str, Path]:
 
 
 def expected_frames(info: VideoInfo, duration: float) -> int:
-    """Frames the CFR decode yields: those starting before the end of the trimmed clip."""
-    seconds = min(float(duration), info.duration)
-    return max(1, math.ceil(seconds * info.rate - 1e-6))
+    """Frames the CFR decode yields: those starting within `duration` (padded at the end)."""
+    return max(1, math.ceil(duration * info.rate - Fraction(1, 10**6)))
 
 
 def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:
@@ -170,26 +169,16 @@ def generate_video(
     )
     spec = encode_spec(info, total, settings, video)
     writer = FrameWriter(fa.encode_args(partial, spec), spec.width, spec.height)
-    split = {"track_ms": 0.0, "dub_ms": 0.0}
 
-    def process(frame: np.ndarray) -> tuple[np.ndarray, bool]:
-        started = time.perf_counter()
-        mesh = tracker.update(frame)
-        tracked = time.perf_counter()
-        out = dubber.process(frame, mesh)
-        split["track_ms"] += (tracked - started) * 1000
-        split["dub_ms"] += (time.perf_counter() - tracked) * 1000
-        return out, mesh is not None
+    def process(frame: np.ndarray, mesh: Any) -> tuple[np.ndarray, bool]:
+        return dubber.process(frame, mesh), mesh is not None
 
-    stats = run_frames(reader, writer, process, _progress_reporter(clock, total))
+    stats = run_frames(
+        reader, writer, process, _progress_reporter(clock, total), analyse=tracker.update
+    )
     if stats.frames == 0:
         raise PipelineError("No frame could be decoded from the reference video.")
-    count = stats.frames
-    per_frame = {
-        **stats.per_frame(),
-        "frame_track_ms": split["track_ms"] / count,
-        "frame_dub_ms": split["dub_ms"] / count,
-    }
+    per_frame = stats.per_frame()
     return stats, {key: round(value, 3) for key, value in per_frame.items()}
 
 

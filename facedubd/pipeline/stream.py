@@ -21,8 +21,11 @@ QUEUE_FRAMES = 6
 _END = object()
 _POLL_S = 0.2
 
-#: process(frame) -> (frame to write, whether a face was found in it)
-Process = Callable[[np.ndarray], tuple[np.ndarray, bool]]
+#: analyse(frame) -> what process needs from it (e.g. the tracked face); runs in its own
+#: thread, one frame ahead of process, so the two overlap on different cores.
+Analyse = Callable[[np.ndarray], Any]
+#: process(frame, analysis) -> (frame to write, whether a face was found in it)
+Process = Callable[[np.ndarray, Any], tuple[np.ndarray, bool]]
 Progress = Callable[[int], None]
 
 
@@ -34,13 +37,15 @@ class FrameStats:
     frames_with_face: int = 0
     wall_s: float = 0.0
     decode_wait_ms: float = 0.0
+    analyse_ms: float = 0.0
     process_ms: float = 0.0
     encode_ms: float = 0.0
 
     def per_frame(self) -> dict[str, float]:
         count = max(1, self.frames)
         return {
-            "frame_decode_wait_ms": self.decode_wait_ms / count,
+            "frame_wait_ms": self.decode_wait_ms / count,
+            "frame_analyse_ms": self.analyse_ms / count,
             "frame_process_ms": self.process_ms / count,
             "frame_encode_write_ms": self.encode_ms / count,
         }
@@ -94,12 +99,15 @@ def run_frames(
     writer: FrameWriter,
     process: Process,
     on_frame: Progress | None = None,
+    analyse: Analyse | None = None,
 ) -> FrameStats:
-    """Every frame of `reader` through `process` into `writer`, in order. The writer is
-    closed (file finished) on success and aborted on any failure."""
+    """Every frame of `reader` through `analyse` (if given) and `process` into `writer`,
+    in order. The writer is closed (file finished) on success and aborted on any failure.
+    Decode, analyse, process and encode each run on their own thread."""
     stats = FrameStats()
     stop = threading.Event()
     decoded: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES)
+    analysed: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES)
     processed: queue.Queue[Any] = queue.Queue(QUEUE_FRAMES)
 
     def decode() -> None:
@@ -108,18 +116,30 @@ def run_frames(
                 _put(decoded, frame, stop)
         _put(decoded, _END, stop)
 
+    def analyse_all() -> None:
+        while (frame := _get(decoded, stop)) is not _END:
+            started = time.perf_counter()
+            result = analyse(frame) if analyse is not None else None
+            stats.analyse_ms += (time.perf_counter() - started) * 1000
+            _put(analysed, (frame, result), stop)
+        _put(analysed, _END, stop)
+
     def encode() -> None:
         while (frame := _get(processed, stop)) is not _END:
             started = time.perf_counter()
             writer.write(frame)
             stats.encode_ms += (time.perf_counter() - started) * 1000
 
-    threads = [_Worker("decode", decode, stop), _Worker("encode", encode, stop)]
+    threads = [
+        _Worker("decode", decode, stop),
+        _Worker("encode", encode, stop),
+        _Worker("analyse", analyse_all, stop),
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     try:
-        _process_all(decoded, processed, process, stop, stats, on_frame)
+        _process_all(analysed, processed, process, stop, stats, on_frame)
         _put(processed, _END, stop)
         threads[1].join()
     except BaseException:
@@ -136,7 +156,7 @@ def run_frames(
 
 
 def _process_all(
-    decoded: queue.Queue[Any],
+    analysed: queue.Queue[Any],
     processed: queue.Queue[Any],
     process: Process,
     stop: threading.Event,
@@ -145,12 +165,13 @@ def _process_all(
 ) -> None:
     while True:
         waited = time.perf_counter()
-        frame = _get(decoded, stop)
+        item = _get(analysed, stop)
         stats.decode_wait_ms += (time.perf_counter() - waited) * 1000
-        if frame is _END:
+        if item is _END:
             return
+        frame, analysis = item
         started = time.perf_counter()
-        out, has_face = process(frame)
+        out, has_face = process(frame, analysis)
         stats.process_ms += (time.perf_counter() - started) * 1000
         stats.frames += 1
         stats.frames_with_face += int(has_face)

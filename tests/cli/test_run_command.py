@@ -58,6 +58,8 @@ def test_photo_without_a_face(tmp_path: Path, json_flag: list[str]) -> None:
     assert str(tmp_path) not in line
     if json_flag:
         assert done.stdout == ""
+    else:  # not a terminal: the stages as plain lines on stdout
+        assert done.stdout.splitlines()[0] == "preparing: Checking and preparing the inputs"
     assert list(tmp_path.iterdir()) == []  # the work folder was removed
 
 

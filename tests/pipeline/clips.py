@@ -51,7 +51,7 @@ def test_pattern(
     path: Path,
     *,
     size: str = "320x240",
-    rate: int = 25,
+    rate: int | str = 25,
     seconds: float = 2.0,
     audio_seconds: float | None = None,
     extra: tuple[str, ...] = (),

@@ -327,3 +327,26 @@ def test_photo_bytes_in_memory_do_not_matter(tmp_path: Path) -> None:
     expected = np.asarray(Image.open(buffer).convert("RGB"))
     rgb, size = inputs.load_photo(sample_path("astronaut.png"))
     assert size == (512, 512) and np.array_equal(rgb, expected)
+
+
+@pytest.mark.parametrize(("frames", "said"), [(1, "0.04 s long"), (20, "0.8 s long")])
+def test_one_frame_and_sub_second_clips_are_too_short(
+    tmp_path: Path, models: FaceModels, frames: int, said: str
+) -> None:
+    clip = clips.test_pattern(tmp_path / "tiny.mp4", seconds=frames / 25)
+    with pytest.raises(VideoTooShort) as caught:
+        inputs.check_video(clip, 1, models)
+    assert_refused(caught.value, "video_too_short", tmp_path)
+    assert said in caught.value.message
+
+
+def test_unicode_and_spaces_in_file_names(tmp_path: Path, models: FaceModels) -> None:
+    folder = tmp_path / "Ünïcödé folder 名前"
+    folder.mkdir()
+    photo = folder / "my photo ø.jpg"
+    video = folder / "clip — take 1.mp4"
+    photo.write_bytes(sample_path("grace_hopper.jpg").read_bytes())
+    video.write_bytes(sample_path("single_face.mp4").read_bytes())
+    checked = inputs.check_inputs(photo, video, 2, models)
+    assert checked.photo.rgb.shape == (600, 512, 3)
+    assert checked.video.info.rate == 30

@@ -3,6 +3,7 @@ with the real ffmpeg inside each test."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -203,3 +204,107 @@ def test_hdr_clip_is_detected_and_decoded_to_8_bit(tmp_path: Path) -> None:
     frames, _ = decode_all(source, 0.4)
     assert len(frames) == 10 and frames[0].dtype == np.uint8
     assert 40 < float(frames[0].mean()) < 200  # tone-mapped, neither black nor blown out
+
+
+CODECS = {
+    "h264.mov": ("h264", ["-c:v", "libx264"]),
+    "h264.mkv": ("h264", ["-c:v", "libx264"]),
+    "hevc.mp4": ("hevc", ["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1"]),
+    "hevc.mkv": ("hevc", ["-c:v", "libx265", "-x265-params", "log-level=error"]),
+    "prores.mov": ("prores", ["-c:v", "prores_ks"]),
+    "vp9.webm": ("vp9", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]),
+    "vp9.mkv": ("vp9", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]),
+    "av1.mp4": ("av1", ["-c:v", "libsvtav1", "-preset", "12"]),
+    "av1.webm": ("av1", ["-c:v", "libsvtav1", "-preset", "12"]),
+    "av1.mkv": ("av1", ["-c:v", "libsvtav1", "-preset", "12"]),
+    "mpeg4.mp4": ("mpeg4", ["-c:v", "mpeg4"]),
+    "mpeg4.avi": ("mpeg4", ["-c:v", "mpeg4"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_codecs_in_their_usual_containers_decode(tmp_path: Path, name: str) -> None:
+    codec, args = CODECS[name]
+    path = tmp_path / f"clip.{name}"
+    clips.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=0.4"), *args, str(path)
+    )
+    info = probe(path)
+    assert info.codec == codec
+    assert (info.width, info.height, info.rate) == (160, 120, 25)
+    frames, _ = decode_all(path, 0.4)
+    assert len(frames) == 10
+    # testsrc2 is colourful: a decoded frame is neither flat nor black
+    assert frames[5].std() > 20
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        ("24000/1001", Fraction(24000, 1001)),
+        ("25", Fraction(25)),
+        ("30000/1001", Fraction(30000, 1001)),
+        ("60000/1001", Fraction(60000, 1001)),
+        ("60", Fraction(60)),
+    ],
+)
+def test_frame_rates_are_kept_exactly(tmp_path: Path, rate: str, expected: Fraction) -> None:
+    path = clips.test_pattern(tmp_path / "r.mp4", size="160x120", rate=rate, seconds=1)
+    info = probe(path)
+    assert info.rate == expected
+    frames, _ = decode_all(path, 1)
+    assert len(frames) == math.ceil(expected - Fraction(1, 10**6))
+
+
+def test_variable_rate_with_audio_stays_in_sync(tmp_path: Path) -> None:
+    source = tmp_path / "vfr_audio.mp4"
+    clips.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2"),
+        *("-f", "lavfi", "-i", "sine=frequency=500:sample_rate=48000:duration=2"),
+        *("-vf", "select='not(between(n,10,29))'", "-fps_mode", "vfr"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)),
+    )
+    info = probe(source)
+    frames, rate = decode_all(source, 2)
+    out = tmp_path / "out.mp4"
+    spec = fa.EncodeSpec(
+        info.width,
+        info.height,
+        rate,
+        len(frames),
+        audio_source=source,
+        audio_codec=info.audio_codec,
+        audio_duration=info.audio_duration,
+    )
+    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    facts = clips.stream_info(out)
+    assert facts["streams.stream.0.r_frame_rate"] == facts["streams.stream.0.avg_frame_rate"]
+    video_end = float(facts["streams.stream.0.duration"])
+    audio_end = float(facts["streams.stream.1.duration"])
+    assert abs(video_end - audio_end) <= 1 / 30
+
+
+def test_picture_ending_before_its_audio_is_padded_with_its_last_frame(tmp_path: Path) -> None:
+    source = clips.test_pattern(tmp_path / "short_picture.mp4", seconds=1.6, audio_seconds=2.0)
+    info = probe(source)
+    assert info.duration == pytest.approx(2.0, abs=0.05)  # the format's length: the audio's
+    frames, _ = decode_all(source, 2)
+    assert len(frames) == 50
+    assert all(np.array_equal(frames[-1], frame) for frame in frames[40:])
+    assert not np.array_equal(frames[38], frames[39])  # testsrc2 moves until the picture ends
+
+
+def test_container_that_does_not_match_its_extension(tmp_path: Path) -> None:
+    webm_named_mp4 = tmp_path / "really_webm.mp4"
+    clips.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=0.4"),
+        *("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-f", "webm"),
+        str(webm_named_mp4),
+    )
+    info = probe(webm_named_mp4)
+    assert info.codec == "vp9"
+    frames, _ = decode_all(webm_named_mp4, 0.4)
+    assert len(frames) == 10

@@ -37,10 +37,14 @@ def test_every_frame_is_processed_in_order_and_encoded(tmp_path: Path) -> None:
     reader, writer, out = _reader_writer(tmp_path, 1.0)
     seen: list[int] = []
 
-    def invert(frame: np.ndarray) -> tuple[np.ndarray, bool]:
+    def red_share(frame: np.ndarray) -> float:
+        return float((frame[..., 0] > 128).mean())
+
+    def invert(frame: np.ndarray, share: float) -> tuple[np.ndarray, bool]:
+        assert share == red_share(frame)  # each frame arrives with its own analysis
         return 255 - frame, len(seen) % 2 == 0
 
-    stats = run_frames(reader, writer, invert, on_frame=seen.append)
+    stats = run_frames(reader, writer, invert, on_frame=seen.append, analyse=red_share)
     assert stats.frames == 25 and seen == list(range(1, 26))
     assert stats.frames_with_face == 13
     info = probe(out)
@@ -57,7 +61,7 @@ def test_a_failing_step_stops_both_threads(tmp_path: Path) -> None:
     before = threading.active_count()
     reader, writer, _ = _reader_writer(tmp_path, 2.0)
 
-    def explode(frame: np.ndarray) -> tuple[np.ndarray, bool]:
+    def explode(frame: np.ndarray, analysis: object) -> tuple[np.ndarray, bool]:
         raise PipelineError("The face could not be moved.")
 
     with pytest.raises(PipelineError, match="could not be moved"):
@@ -69,7 +73,7 @@ def test_a_failing_step_stops_both_threads(tmp_path: Path) -> None:
 def test_wrong_frame_size_from_the_step_is_an_encoder_error(tmp_path: Path) -> None:
     reader, writer, _ = _reader_writer(tmp_path, 1.0)
 
-    def crop(frame: np.ndarray) -> tuple[np.ndarray, bool]:
+    def crop(frame: np.ndarray, analysis: object) -> tuple[np.ndarray, bool]:
         return frame[:100, :100], False
 
     with pytest.raises(PipelineError):

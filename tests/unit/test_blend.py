@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facedubd.pipeline import blend
 
@@ -55,3 +56,13 @@ def test_paste_changes_only_the_box() -> None:
     assert out[40:50, 30:50].min() == 255
     assert out.sum() == 255 * 3 * 200
     assert frame.sum() == 0
+
+
+def test_shrink_convex_moves_every_edge_inward_by_the_inset() -> None:
+    square = np.array([[0, 0], [100, 0], [100, 60], [0, 60]], float)
+    inner = blend.shrink_convex(square, 5.0)
+    assert inner[:, 0].min() >= 5 - 1e-9 and inner[:, 0].max() <= 95 + 1e-9
+    assert inner[:, 1].min() >= 5 - 1e-9 and inner[:, 1].max() <= 55 + 1e-9
+    assert inner[:, 1].min() == pytest.approx(5.0)  # the nearest edge moves exactly 5
+    tiny = blend.shrink_convex(square, 40.0)
+    assert np.ptp(tiny, axis=0).max() == 0.0  # collapses to the centre, never flips

@@ -66,7 +66,7 @@ def test_stats_agree_with_opencv_ycrcb() -> None:
     got = colour.colour_stats(img, mask)
     assert got is not None
     ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb).reshape(-1, 3).astype(float)
-    np.testing.assert_allclose(got.mean + [0, 128, 128], ycc.mean(axis=0), atol=1.0)
+    np.testing.assert_allclose(got.mean + np.array([0, 128, 128]), ycc.mean(axis=0), atol=1.0)
     np.testing.assert_allclose(got.std, ycc.std(axis=0), rtol=0.05)
 
 

@@ -34,9 +34,10 @@ def test_decode_is_cfr_even_cropped_trimmed_rgb24_on_stdout() -> None:
         "-i",
         "ref.mp4",
         "-filter_complex",
-        "[0:v:0]fps=fps=24000/1001[s0];[s0]crop=h=360:w=640:x=0:y=0[s1]",
+        "[0:v:0]fps=fps=24000/1001[s0];[s0]tpad=stop=-1:stop_mode=clone[s1];"
+        "[s1]crop=h=360:w=640:x=0:y=0[s2]",
         "-map",
-        "[s1]",
+        "[s2]",
         "-f",
         "rawvideo",
         "-pix_fmt",
@@ -57,9 +58,9 @@ def test_decode_scales_non_square_pixels_and_tone_maps_hdr() -> None:
     assert graph == (
         "[0:v:0]zscale=npl=203:t=linear[s0];[s0]format=gbrpf32le[s1];[s1]zscale=p=bt709[s2];"
         "[s2]tonemap=desat=0:tonemap=mobius[s3];[s3]zscale=m=bt709:r=tv:t=bt709[s4];"
-        "[s4]format=yuv420p[s5];[s5]fps=fps=25/1[s6];"
-        "[s6]scale=h=480:w=854[s7];[s7]setsar=1[s8];"
-        "[s8]crop=h=480:w=854:x=0:y=0[s9]"
+        "[s4]format=yuv420p[s5];[s5]fps=fps=25/1[s6];[s6]tpad=stop=-1:stop_mode=clone[s7];"
+        "[s7]scale=h=480:w=854[s8];[s8]setsar=1[s9];"
+        "[s9]crop=h=480:w=854:x=0:y=0[s10]"
     )
 
 

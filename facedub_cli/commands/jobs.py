@@ -1,0 +1,289 @@
+"""`facedub jobs`: create, follow, list, download, cancel and delete jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
+
+import typer
+
+from facedub_cli.errors import FaceDubError
+from facedub_cli.state import AppState, get_state
+from facedub_cli.ui import (
+    age,
+    byte_progress,
+    note,
+    print_fields,
+    print_raw,
+    print_table,
+    stage_progress,
+)
+
+if TYPE_CHECKING:
+    from facedub_cli.client import FaceDubClient
+
+app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
+
+JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id (see `jobs list`).")]
+
+
+def _failure(job: dict[str, Any]) -> FaceDubError:
+    reason = job.get("error") or "no reason given"
+    code = job.get("error_code") or "failed"
+    return FaceDubError(
+        "job_failed", f"job {job.get('id')} failed at stage {job.get('stage')} ({code}): {reason}"
+    )
+
+
+def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool) -> dict[str, Any]:
+    """Wait for the job to end, showing progress; with `each_line`, print every update."""
+    with stage_progress(state.show_progress) as update:
+
+        def on_update(job: dict[str, Any], raw: str) -> None:
+            update(job)
+            if each_line:
+                print_raw(raw)
+
+        return client.wait_for_job(job_id, on_update)
+
+
+def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
+    with byte_progress(f"download {dest.name}", state.show_progress) as progress:
+        return client.download(url, dest, on_progress=progress)
+
+
+def artifact_urls(artifacts: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Flatten the job's `artifacts` (nested names → signed URLs) into (name, url) pairs."""
+    if isinstance(artifacts, str):
+        return [(prefix or "artifact", artifacts)]
+    pairs: list[tuple[str, str]] = []
+    if isinstance(artifacts, dict):
+        for name, value in artifacts.items():
+            pairs += artifact_urls(value, f"{prefix}{name}" if not prefix else f"{prefix}/{name}")
+    elif isinstance(artifacts, list):
+        for index, value in enumerate(artifacts):
+            if isinstance(value, dict) and "url" in value:
+                name = str(value.get("name") or index)
+                pairs.append((f"{prefix}/{name}" if prefix else name, str(value["url"])))
+            else:
+                pairs += artifact_urls(value, f"{prefix}/{index}" if prefix else str(index))
+    return pairs
+
+
+def artifact_path(folder: Path, name: str, url: str) -> Path:
+    suffix = PurePosixPath(urlsplit(url).path).suffix
+    relative = Path(*[part for part in name.split("/") if part not in ("", ".", "..")])
+    return folder / relative.with_suffix(suffix) if suffix else folder / relative
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    photo: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PHOTO", exists=True, dir_okay=False, readable=True, help="The character photo."
+        ),
+    ],
+    video: Annotated[
+        Path,
+        typer.Argument(
+            metavar="VIDEO", exists=True, dir_okay=False, readable=True, help="The reference video."
+        ),
+    ],
+    duration: Annotated[
+        int | None,
+        typer.Option("--duration", "-d", help="Seconds of video to make, 1-30 (server default 5)."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Follow the job live, then download the video.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Where to save the video (implies --wait). Default: ./ID.mp4."
+        ),
+    ] = None,
+) -> None:
+    """Upload PHOTO (the character) and VIDEO (the reference) and start a job.
+
+    With --wait (or -o): follow it live, download the video when done, exit 6 if it fails.
+    """
+    state = get_state(ctx)
+    with state.client() as client:
+        with byte_progress("upload", state.show_progress) as progress:
+            created = client.create_job(photo, video, duration, on_progress=progress)
+        if not (wait or output):
+            if state.json:
+                print_raw(client.last_body)
+            else:
+                _print_created(created, state)
+            return
+        job_id = str(created["job_id"])
+        if not state.quiet and not state.json:
+            credits = created.get("credits_charged")
+            note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
+        job = _follow(client, job_id, state, each_line=False)
+        final_body = client.last_body
+        if job.get("status") != "completed":
+            if state.json:
+                print_raw(final_body)
+            raise _failure(job)
+        saved = _download(client, str(job["output_url"]), output or Path(f"{job_id}.mp4"), state)
+    if state.json:
+        print_raw(final_body)
+    else:
+        print(saved)
+
+
+def _print_created(created: dict[str, Any], state: AppState) -> None:
+    print_fields(
+        [
+            ("job", str(created.get("job_id"))),
+            ("status", str(created.get("status"))),
+            ("credits charged", str(created.get("credits_charged"))),
+            ("overage", "yes" if created.get("is_overage") else "no"),
+        ]
+    )
+    if not state.quiet:
+        note(f"follow it: facedub jobs watch {created.get('job_id')}")
+
+
+def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            str(job.get("id")),
+            str(job.get("status")),
+            str(job.get("stage") or "-"),
+            f"{job.get('duration_seconds')}s",
+            str(job.get("credits_charged")),
+            age(job.get("created_at")),
+        ]
+        for job in jobs
+    ]
+
+
+@app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="At most this many (1-50), newest first.")
+    ] = None,
+) -> None:
+    """List your recent jobs, newest first."""
+    state = get_state(ctx)
+    with state.client() as client:
+        jobs = client.list_jobs(limit=limit)
+        if state.json:
+            print_raw(client.last_body)
+            return
+    print_table(["ID", "STATUS", "STAGE", "DURATION", "CREDITS", "AGE"], job_rows(jobs))
+
+
+def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
+    pairs = [
+        ("id", str(job.get("id"))),
+        ("status", str(job.get("status"))),
+        ("stage", str(job.get("stage") or "-")),
+    ]
+    if isinstance(job.get("progress"), int | float):
+        pairs.append(("progress", f"{float(job['progress']):.0%}"))
+    pairs += [
+        ("duration", f"{job.get('duration_seconds')}s"),
+        ("credits", str(job.get("credits_charged"))),
+        ("created", f"{age(job.get('created_at'))} ago"),
+    ]
+    if job.get("error"):
+        pairs.append(("error", f"{job.get('error')} ({job.get('error_code')})"))
+    if job.get("output_url"):
+        pairs.append(("output", str(job["output_url"])))
+    return pairs
+
+
+@app.command("get")
+def get(ctx: typer.Context, job_id: JobId) -> None:
+    """Show one job."""
+    state = get_state(ctx)
+    with state.client() as client:
+        job = client.get_job(job_id)
+        if state.json:
+            print_raw(client.last_body)
+            return
+    print_fields(job_fields(job))
+
+
+@app.command("watch")
+def watch(ctx: typer.Context, job_id: JobId) -> None:
+    """Follow a job live until it ends (exit 6 if it fails). --json: one job object per line."""
+    state = get_state(ctx)
+    with state.client() as client:
+        job = _follow(client, job_id, state, each_line=state.json)
+    if job.get("status") != "completed":
+        raise _failure(job)
+    if not state.json:
+        print_fields(job_fields(job))
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    job_id: JobId,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to save the video. Default: ./ID.mp4."),
+    ] = None,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views", help="Also save the views and the preview, into OUTPUT's stem + '_views/'."
+        ),
+    ] = False,
+) -> None:
+    """Download a completed job's video (and with --views its views and preview)."""
+    state = get_state(ctx)
+    target = output or Path(f"{job_id}.mp4")
+    with state.client() as client:
+        job = client.get_job(job_id)
+        body = client.last_body
+        if job.get("status") == "failed":
+            raise _failure(job)
+        if job.get("status") != "completed" or not job.get("output_url"):
+            raise FaceDubError(
+                "job_not_finished", f"job {job_id} is {job.get('status')}: no video yet"
+            )
+        saved = [_download(client, str(job["output_url"]), target, state)]
+        if views:
+            folder = target.with_name(target.stem + "_views")
+            for name, url in artifact_urls(job.get("artifacts") or {}):
+                path = artifact_path(folder, name, url)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                saved.append(_download(client, url, path, state))
+    if state.json:
+        print_raw(body)
+    else:
+        for path in saved:
+            print(path)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, job_id: JobId) -> None:
+    """Cancel a queued or running job (its credits are refunded)."""
+    state = get_state(ctx)
+    with state.client() as client:
+        job = client.cancel_job(job_id)
+        if state.json:
+            print_raw(client.last_body)
+            return
+    if not state.quiet:
+        print(f"cancelled {job.get('id')} at stage {job.get('stage')}")
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, job_id: JobId) -> None:
+    """Delete a job: cancel it if running, remove its files, output and artifacts."""
+    state = get_state(ctx)
+    with state.client() as client:
+        client.delete_job(job_id)
+    if not state.quiet and not state.json:
+        print(f"deleted {job_id}")

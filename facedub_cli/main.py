@@ -1,0 +1,146 @@
+"""`facedub`: the command-line client. Global options go before or after the subcommand."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from facedub_cli.commands import auth, config, jobs, keys, usage
+from facedub_cli.errors import FaceDubError
+from facedub_cli.state import AppState
+
+GLOBAL_FLAGS = frozenset({"--json", "--quiet", "-q"})
+GLOBAL_VALUE_OPTIONS = frozenset({"--profile", "--api-url", "--socket"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options found after the subcommand to the front (up to a `--`)."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            rest.extend(args[index:])
+            break
+        name = token.split("=", 1)[0]
+        if token in GLOBAL_FLAGS or (name in GLOBAL_VALUE_OPTIONS and "=" in token):
+            hoisted.append(token)
+        elif token in GLOBAL_VALUE_OPTIONS and index + 1 < len(args):
+            hoisted.extend(args[index : index + 2])
+            index += 1
+        else:
+            rest.append(token)
+        index += 1
+    return hoisted + rest
+
+
+def report(error: FaceDubError) -> None:
+    """One stderr line per error: `error: <code>: <sentence>`."""
+    sys.stderr.write(f"error: {error.code}: {error.message}\n")
+
+
+class FacedubGroup(TyperGroup):
+    """The root group: hoists global options and turns errors into one line and an exit code."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FaceDubError as error:
+            if os.environ.get("FACEDUB_DEBUG") == "1":
+                traceback.print_exc()
+            report(error)
+            raise typer.Exit(error.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except OSError as error:
+            if os.environ.get("FACEDUB_DEBUG") == "1":
+                traceback.print_exc()
+            where = f": {error.filename}" if error.filename else ""
+            report(FaceDubError("io_error", f"{error.strerror or error}{where}"))
+            raise typer.Exit(1) from None
+        except Exception as error:
+            if type(error).__module__.startswith(("typer", "click")):
+                raise
+            if os.environ.get("FACEDUB_DEBUG") == "1":
+                traceback.print_exc()
+            hint = "" if os.environ.get("FACEDUB_DEBUG") == "1" else " (FACEDUB_DEBUG=1 shows more)"
+            sys.stderr.write(f"error: internal: {type(error).__name__}: {error}{hint}\n")
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="facedub",
+    cls=FacedubGroup,
+    help=(
+        "Turn a character photo and a reference video into the character performing it, "
+        "with the FaceDub API: hosted, or a local facedubd."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Profile to use (built in: local, hosted). Env FACEDUB_PROFILE."
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url", metavar="URL", help="API base URL over TCP. Env FACEDUB_API_URL."
+        ),
+    ] = None,
+    socket: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="facedubd Unix socket. Env FACEDUB_SOCKET."),
+    ] = None,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print exactly the API's JSON body on stdout."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")
+    ] = False,
+) -> None:
+    """Global options may come before or after the subcommand."""
+    ctx.obj = AppState(
+        json=json_output, quiet=quiet, profile=profile, api_url=api_url, socket=socket
+    )
+
+
+app.add_typer(auth.app, name="auth")
+app.add_typer(config.app, name="config")
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(keys.app, name="keys")
+app.command("usage")(usage.usage)
+
+
+def main() -> None:
+    if "_FACEDUB_COMPLETE" in os.environ:
+        # add_completion=False (we ship scripts) leaves Typer's shell classes unregistered.
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    app(prog_name="facedub")
+
+
+if __name__ == "__main__":
+    main()

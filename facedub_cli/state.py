@@ -1,0 +1,69 @@
+"""What every command shares: the global options and a client built from them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import typer
+
+from facedub_cli.config import Target, resolve_target
+
+if TYPE_CHECKING:
+    from facedub_cli.client import FaceDubClient
+
+
+@dataclass
+class AppState:
+    json: bool = False
+    quiet: bool = False
+    profile: str | None = None
+    api_url: str | None = None
+    socket: str | None = None
+
+    @property
+    def show_progress(self) -> bool:
+        """Bars only for a person at a terminal: never with --json/--quiet or a piped stderr."""
+        return not (self.json or self.quiet) and sys.stderr.isatty()
+
+    def target(self) -> Target:
+        return resolve_target(
+            profile_flag=self.profile, api_url_flag=self.api_url, socket_flag=self.socket
+        )
+
+    def client(self, api_key: str | None = None) -> FaceDubClient:
+        """A client for the resolved target; over TCP the stored key (if any) is sent."""
+        from facedub_cli.client import FaceDubClient
+        from facedub_cli.credentials import load_key
+        from facedub_cli.ui import note
+
+        target = self.target()
+        if api_key is None and target.socket is not None:
+            # The socket authenticates the daemon's own OS user: only an explicit key is sent.
+            api_key = os.environ.get("FACEDUB_API_KEY") or None
+        elif api_key is None:
+            stored = load_key(target.profile)
+            api_key = stored.key if stored else None
+        quiet = self.quiet
+        return FaceDubClient(
+            target.api_url,
+            socket=target.socket,
+            api_key=api_key,
+            max_retries=retries_setting(),
+            on_retry=None if quiet else (lambda message: note(f"note: {message}")),
+        )
+
+
+def retries_setting() -> int:
+    """How often a rate_limited / models_loading answer is retried: FACEDUB_RETRIES, else 3."""
+    raw = os.environ.get("FACEDUB_RETRIES", "")
+    return int(raw) if raw.isdigit() else 3
+
+
+def get_state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj

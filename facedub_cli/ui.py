@@ -1,0 +1,126 @@
+"""Everything a person sees. Rich is imported here, lazily, so `facedub --help` and tab
+completion never pay for it. Progress and notes go to stderr; stdout carries results."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_raw(text: str) -> None:
+    """Print an API body exactly as received (the --json contract), one line each."""
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+def note(message: str) -> None:
+    """A one-line note for a person, on stderr."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    stdout_console().print(table)
+
+
+def print_fields(pairs: Sequence[tuple[str, str]]) -> None:
+    """Aligned `name: value` lines."""
+    width = max((len(name) for name, _ in pairs), default=0)
+    for name, value in pairs:
+        sys.stdout.write(f"{name + ':':<{width + 1}} {value}\n")
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A plain-text bar: `[#####---------------]`."""
+    fraction = min(1.0, max(0.0, fraction))
+    filled = round(fraction * width)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def age(timestamp: float | int | None, now: float | None = None) -> str:
+    """`42s`, `5m`, `3h`, `2d` since a Unix timestamp."""
+    if timestamp is None:
+        return "-"
+    seconds = max(0, int((time.time() if now is None else now) - float(timestamp)))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+ByteProgress = Callable[[int, int], None]
+
+
+@contextmanager
+def byte_progress(label: str, enabled: bool) -> Iterator[ByteProgress]:
+    """A transfer bar on stderr; yields the (done, total) callback."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=stderr_console(), transient=False) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+StageProgress = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def stage_progress(enabled: bool) -> Iterator[StageProgress]:
+    """Live job progress on stderr: status, stage and its 0–1 progress; yields update(job)."""
+    if not enabled:
+        yield lambda job: None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=stderr_console()) as progress:
+        task = progress.add_task("queued", total=1.0)
+
+        def update(job: dict[str, Any]) -> None:
+            fraction = job.get("progress")
+            label = f"{job.get('status', '?')}: {job.get('stage') or '-'}"
+            completed = float(fraction) if isinstance(fraction, int | float) else None
+            if job.get("status") == "completed":
+                completed = 1.0
+            progress.update(task, description=label, completed=completed)
+
+        yield update

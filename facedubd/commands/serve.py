@@ -1,0 +1,67 @@
+"""`facedubd serve`: the REST API on a TCP port and a Unix socket, with the worker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facedubd.errors import FacedubError
+from facedubd.paths import data_dir
+from facedubd.settings import load_settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="TCP address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
+    socket: Annotated[
+        Path | None,
+        typer.Option("--socket", help="Unix socket path [default: <data dir>/run/facedubd.sock]."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Jobs run at once (setting `workers`, default 1).")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu or cuda (setting `device`, default auto).")
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url", help="Base of signed file URLs [default: the request's host]."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Settings file [default: <data dir>/facedubd.toml].")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data dir [env: FACEDUBD_DATA_DIR].")
+    ] = None,
+) -> None:
+    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain)."""
+    from facedubd.server import ServeOptions
+    from facedubd.server import serve as run_server
+
+    if device is not None and device not in ("auto", "cpu", "cuda"):
+        _fail("invalid_request", "--device must be auto, cpu or cuda.")
+    flags: dict[str, Any] = {"workers": workers, "device": device}
+    folder = data_dir(data)
+    try:
+        settings = load_settings(folder, config, flags)
+        options = ServeOptions(
+            data_dir=folder,
+            settings=settings,
+            host=host,
+            port=port,
+            socket_path=socket,
+            public_url=public_url,
+        )
+        raise typer.Exit(run_server(options))
+    except FacedubError as error:
+        _fail(error.code, error.message)
+
+
+def _fail(code: str, message: str) -> None:
+    print(f"error: {code}: {message}", file=sys.stderr)
+    raise typer.Exit(1)

@@ -1,0 +1,231 @@
+"""`facedubd users ...` and `facedubd keys ...`: admin on the data dir's database.
+
+A running daemon sees each change on its next request (it caches no account)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from facedubd.errors import FacedubError, InvalidRequest, NotFound
+from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
+from facedubd.settings import DaemonSettings, load_settings
+from facedubd.store import Store, User, open_store
+
+PLANS = ("agency", "pro", "starter")
+T = TypeVar("T")
+
+users_app = typer.Typer(help="Manage accounts: create, list, suspend, plans, credits.")
+keys_app = typer.Typer(help="Manage API keys.")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data dir [env: FACEDUBD_DATA_DIR].")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def _run(data: Path | None, action: Callable[[Store, DaemonSettings, Path], Awaitable[T]]) -> T:
+    folder = ensure_private_dir(data_dir(data))
+
+    async def go() -> T:
+        store = await open_store(folder / DB_NAME)
+        try:
+            return await action(store, load_settings(folder), folder)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(go())
+    except FacedubError as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        raise typer.Exit(4 if isinstance(error, NotFound) else 1) from None
+
+
+async def _user(store: Store, email: str) -> User:
+    user = await store.user_by_email(email)
+    if user is None:
+        raise NotFound(f"No user with email {email}.")
+    return user
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "plan": user.plan,
+        "credits_limit": user.credits_limit,
+        "bonus_credits": user.bonus_credits,
+        "overage": user.overage_enabled,
+        "suspended": user.suspended,
+        "local_owner": user.is_local_owner,
+        "created_at": user.created_at,
+    }
+
+
+def _check_plan(plan: str) -> None:
+    if plan not in PLANS:
+        raise InvalidRequest(f"plan must be one of {', '.join(PLANS)}.")
+
+
+async def _new_key(
+    store: Store, folder: Path, settings: DaemonSettings, user: User, name: str
+) -> str:
+    from facedubd.api.routes.keys import issue_key
+    from facedubd.api.security import load_secrets
+    from facedubd.api.state import AppState, JobBus, Limits, Models
+
+    state = AppState(
+        store,
+        settings,
+        load_secrets(folder),
+        folder,
+        Limits.from_settings(settings),
+        Models(),
+        JobBus(),
+    )
+    _row, key = await issue_key(state, user.id, name)
+    return key
+
+
+@users_app.command("create")
+def create(
+    email: str,
+    plan: Annotated[str, typer.Option(help="agency, pro or starter.")] = "agency",
+    credits_limit: Annotated[
+        int | None, typer.Option(help="Monthly credits [default: setting default_credits_limit].")
+    ] = None,
+    as_json: JsonFlag = False,
+    data: DataDir = None,
+) -> None:
+    """Create an account and print it with its first API key (shown once)."""
+
+    async def action(store: Store, settings: DaemonSettings, folder: Path) -> tuple[User, str]:
+        _check_plan(plan)
+        if "@" not in email or await store.user_by_email(email) is not None:
+            raise InvalidRequest(f"{email} is not a new email address.")
+        limit = settings.default_credits_limit if credits_limit is None else credits_limit
+        user = await store.create_user(email, plan, limit)
+        return user, await _new_key(store, folder, settings, user, "default")
+
+    user, key = _run(data, action)
+    if as_json:
+        print(json.dumps({"id": user.id, "email": user.email, "plan": user.plan, "api_key": key}))
+    else:
+        print(f"created {user.email} ({user.id}), plan {user.plan}, {user.credits_limit} credits")
+        print(f"API key (shown once): {key}")
+
+
+@users_app.command("list")
+def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
+    """List every account."""
+
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[User]:
+        return await store.list_users()
+
+    users = _run(data, action)
+    if as_json:
+        print(json.dumps([_user_json(u) for u in users]))
+        return
+    for u in users:
+        flags = " suspended" if u.suspended else ""
+        flags += "" if u.overage_enabled else " no-overage"
+        print(f"{u.id}  {u.email}  {u.plan}  {u.credits_limit}+{u.bonus_credits}{flags}")
+
+
+def _update(data: Path | None, email: str, field: str, value: int | str) -> None:
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> None:
+        user = await _user(store, email)
+        await store.update_user(user.id, field, value)
+
+    _run(data, action)
+
+
+@users_app.command("suspend")
+def suspend(email: str, data: DataDir = None) -> None:
+    """Suspend an account: its requests get 403 account_suspended."""
+    _update(data, email, "suspended", 1)
+    print(f"suspended {email}")
+
+
+@users_app.command("resume")
+def resume(email: str, data: DataDir = None) -> None:
+    """Lift a suspension."""
+    _update(data, email, "suspended", 0)
+    print(f"resumed {email}")
+
+
+@users_app.command("set-plan")
+def set_plan(email: str, plan: str, data: DataDir = None) -> None:
+    """Change an account's plan (agency, pro, starter; only agency has API access)."""
+    try:
+        _check_plan(plan)
+    except InvalidRequest as error:
+        print(f"error: {error.code}: {error.message}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    _update(data, email, "plan", plan)
+    print(f"{email} is now on plan {plan}")
+
+
+@users_app.command("set-overage")
+def set_overage(
+    email: str, state: Annotated[str, typer.Argument(help="on or off")], data: DataDir = None
+) -> None:
+    """Allow (on) or refuse (off, 403 credits_exhausted) jobs past the monthly credits."""
+    if state not in ("on", "off"):
+        print("error: invalid_request: give on or off.", file=sys.stderr)
+        raise typer.Exit(1)
+    _update(data, email, "overage_enabled", int(state == "on"))
+    print(f"overage {state} for {email}")
+
+
+@users_app.command("grant")
+def grant(email: str, credits: int, data: DataDir = None) -> None:
+    """Add bonus credits to an account."""
+    if credits <= 0:
+        print("error: invalid_request: CREDITS must be a positive number.", file=sys.stderr)
+        raise typer.Exit(1)
+    _update(data, email, "bonus_credits", credits)
+    print(f"granted {credits} bonus credits to {email}")
+
+
+@users_app.command("purge")
+def purge(email: str, data: DataDir = None) -> None:
+    """Delete an account with its keys, jobs, files and ledger."""
+
+    async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
+        user = await _user(store, email)
+        if user.is_local_owner:
+            raise InvalidRequest("The local owner account cannot be purged.")
+        jobs = await store.list_jobs(user.id, 1_000_000, None)
+        for job in jobs:
+            shutil.rmtree(folder / "jobs" / job.id, ignore_errors=True)
+        await store.delete_user(user.id)
+        return len(jobs)
+
+    count = _run(data, action)
+    print(f"purged {email} and {count} job(s)")
+
+
+@keys_app.command("create")
+def create_key(
+    name: str,
+    user: Annotated[str, typer.Option("--user", help="The account's email.")],
+    as_json: JsonFlag = False,
+    data: DataDir = None,
+) -> None:
+    """Create an API key for an account and print it (shown once)."""
+
+    async def action(store: Store, settings: DaemonSettings, folder: Path) -> str:
+        if not 1 <= len(name) <= 100:
+            raise InvalidRequest("NAME must be 1 to 100 characters.")
+        return await _new_key(store, folder, settings, await _user(store, user), name)
+
+    key = _run(data, action)
+    print(json.dumps({"key": key, "name": name}) if as_json else key)

@@ -1,0 +1,58 @@
+"""Commands that need no server, and the errors when none answers (exit 7, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.cli.harness import free_port, one_error_line, run_facedub
+
+
+def test_no_socket_is_exit_7_naming_the_socket(isolated_dirs: Path) -> None:
+    result = run_facedub("jobs", "list")
+    line = one_error_line(result, "connection_failed")
+    assert result.code == 7
+    assert str(isolated_dirs / "run" / "facedubd.sock") in line
+
+
+def test_refused_tcp_is_exit_7_naming_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run_facedub("--json", "usage", "--api-url", url)
+    assert result.code == 7
+    assert url in one_error_line(result, "connection_failed")
+
+
+def test_usage_errors_are_exit_2() -> None:
+    result = run_facedub("jobs", "create", "missing.jpg")
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert run_facedub("--profile", "nope", "usage").code == 2
+
+
+def test_config_profiles_precedence_and_json() -> None:
+    shown = run_facedub("config", "show", "--json")
+    assert shown.code == 0
+    body = json.loads(shown.stdout)
+    assert (body["profile"], body["source"]) == ("local", "profile local")
+    assert body["socket"] == str(Path(os.environ["FACEDUBD_DATA_DIR"]) / "run" / "facedubd.sock")
+    assert body["profiles"]["hosted"] == {"api_url": "https://api.facedub.io"}
+
+    assert run_facedub("--profile", "staging", "config", "set", "api_url", "http://s:1").code == 0
+    assert run_facedub("config", "use", "staging").code == 0
+    path = run_facedub("config", "path").stdout.strip()
+    assert 'profile = "staging"' in Path(path).read_text()
+    body = json.loads(run_facedub("--json", "config", "show").stdout)
+    assert (body["profile"], body["api_url"]) == ("staging", "http://s:1")
+
+    env = {"FACEDUB_API_URL": "http://env:2"}
+    assert json.loads(run_facedub("config", "show", "--json", env=env).stdout)["api_url"] == (
+        "http://env:2"
+    )
+    flagged = run_facedub("config", "show", "--json", "--socket", "/tmp/f.sock", env=env)
+    body = json.loads(flagged.stdout)
+    assert (body["socket"], body["api_url"], body["source"]) == ("/tmp/f.sock", None, "flag")
+
+    human = run_facedub("config", "show")
+    assert "* staging: api_url=http://s:1" in human.stdout
+    assert run_facedub("config", "set", "colour", "red").code == 2

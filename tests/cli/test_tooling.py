@@ -1,0 +1,80 @@
+"""Generated files are current, completion works in bash, and `facedub --help` stays light."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facedub_cli import gen_completions, gen_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("shell", gen_completions.SHELLS)
+def test_committed_completion_scripts_are_current(shell: str) -> None:
+    committed = (ROOT / "completions" / f"facedub.{shell}").read_text()
+    assert committed == gen_completions.render(shell), "run `make completions`"
+
+
+def _bash_complete(words: list[str]) -> list[str]:
+    script = (
+        f"source {ROOT / 'completions' / 'facedub.bash'}\n"
+        "complete -p facedub\n"
+        f"COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}\n"
+        "_facedub_completion facedub\n"
+        'printf "reply:%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0] == "complete -o default -F _facedub_completion facedub"
+    return [line.removeprefix("reply:") for line in lines[1:] if line.startswith("reply:")]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_completes_commands_and_subcommands() -> None:
+    assert _bash_complete(["facedub", "jo"]) == ["jobs"]
+    assert set(_bash_complete(["facedub", "jobs", "c"])) == {"create", "cancel"}
+    assert _bash_complete(["facedub", "jobs", "create", "--wa"]) == ["--wait"]
+
+
+def test_readme_reference_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert gen_reference.BEGIN in readme
+    assert readme == gen_reference.splice(readme, gen_reference.render_reference()), (
+        "run `make docs`"
+    )
+    assert "### `facedub jobs create`" in readme
+
+
+def test_help_loads_no_heavy_modules() -> None:
+    probe = (
+        "import json, sys\n"
+        "sys.argv = ['facedub', '--help']\n"
+        "from facedub_cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "Usage: facedub" in done.stdout
+    loaded = set(json.loads(done.stderr))
+    top_level = {name.split(".")[0] for name in loaded}
+    for banned in ("facedubd", "numpy", "cv2", "onnxruntime", "rich", "httpx", "keyring"):
+        assert banned not in top_level, f"`facedub --help` imported {banned}"
+    assert "facedub_cli.main" in loaded

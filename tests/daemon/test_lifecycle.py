@@ -1,0 +1,143 @@
+"""The daemon's life: a live socket refused, kill -9 with the stale socket left behind,
+jobs left processing requeued once then failed, SIGTERM drains, cancel stops the child."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness import FACEDUBD, Daemon, make_daemon
+
+pytestmark = pytest.mark.slow
+FILES = ("grace_hopper.jpg", "single_face.mp4")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    made = make_daemon(tmp_path, {"workers": 1, "shutdown_grace_s": 1})
+    yield made
+    if made.proc is not None:
+        made.stop(signal.SIGKILL)
+
+
+def submit(daemon: Daemon, key: str, sample: Callable[[str], Path]) -> str:
+    files = {
+        "character_photo": ("p.jpg", sample(FILES[0]).read_bytes()),
+        "reference_video": ("v.mp4", sample(FILES[1]).read_bytes()),
+    }
+    with daemon.client(key) as client:
+        reply = client.post("/jobs", files=files, data={"duration": "2"})
+    assert reply.status_code == 200, reply.text
+    job_id: str = reply.json()["job_id"]
+    return job_id
+
+
+def job(daemon: Daemon, key: str, job_id: str) -> dict[str, Any]:
+    with daemon.client(key) as client:
+        body: dict[str, Any] = client.get(f"/jobs/{job_id}").json()
+        return body
+
+
+def wait_for(daemon: Daemon, key: str, job_id: str, status: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if job(daemon, key, job_id)["status"] == status:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job never reached {status}: {job(daemon, key, job_id)}")
+
+
+def pipeline_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(child))
+    return found
+
+
+def credits_used(daemon: Daemon, key: str) -> int:
+    with daemon.client(key) as client:
+        value: int = client.get("/usage").json()["credits_used"]
+        return value
+
+
+def test_live_socket_is_refused_by_name(daemon: Daemon) -> None:
+    daemon.start()
+    second = subprocess.run(
+        [FACEDUBD, "serve", "--port", "0", "--socket", str(daemon.socket_path)],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 1
+    assert str(daemon.socket_path) in second.stderr and "already" in second.stderr
+    assert httpx.get(daemon.url + "/healthz").status_code == 200
+
+
+def test_kill9_restart_requeues_once_then_fails(
+    daemon: Daemon, sample: Callable[[str], Path]
+) -> None:
+    daemon.start()
+    daemon.wait_models()
+    _, key = daemon.create_user("crash@example.com")
+    job_id = submit(daemon, key, sample)
+    wait_for(daemon, key, job_id, "processing")
+    daemon.stop(signal.SIGKILL)
+    assert daemon.socket_path.exists()
+    daemon.start()
+    assert job(daemon, key, job_id)["status"] in ("queued", "processing")
+    daemon.wait_models()
+    wait_for(daemon, key, job_id, "processing")
+    daemon.stop(signal.SIGKILL)
+    daemon.start("--workers", "0")
+    failed = job(daemon, key, job_id)
+    assert (failed["status"], failed["error_code"]) == ("failed", "interrupted")
+    assert failed["error"]
+    assert credits_used(daemon, key) == 0
+
+
+def test_sigterm_requeues_what_outlives_the_grace_and_exits_0(
+    daemon: Daemon, sample: Callable[[str], Path]
+) -> None:
+    daemon.start()
+    daemon.wait_models()
+    _, key = daemon.create_user("drain@example.com")
+    job_id = submit(daemon, key, sample)
+    wait_for(daemon, key, job_id, "processing")
+    assert daemon.stop(signal.SIGTERM, timeout=30) == 0
+    assert not daemon.socket_path.exists()
+    daemon.start("--workers", "0")
+    assert job(daemon, key, job_id)["status"] == "queued"
+    assert credits_used(daemon, key) == 1
+
+
+def test_cancel_stops_the_running_child(daemon: Daemon, sample: Callable[[str], Path]) -> None:
+    daemon.start()
+    daemon.wait_models()
+    _, key = daemon.create_user("cancel@example.com")
+    job_id = submit(daemon, key, sample)
+    wait_for(daemon, key, job_id, "processing")
+    assert daemon.proc is not None
+    deadline = time.monotonic() + 30
+    while not pipeline_children(daemon.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pipeline_children(daemon.proc.pid)
+    with daemon.client(key) as client:
+        cancelled = client.post(f"/jobs/{job_id}/cancel").json()
+    assert (cancelled["status"], cancelled["error_code"]) == ("failed", "cancelled")
+    deadline = time.monotonic() + 5
+    while pipeline_children(daemon.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pipeline_children(daemon.proc.pid) == []
+    assert credits_used(daemon, key) == 0
+    assert job(daemon, key, job_id)["status"] == "failed"

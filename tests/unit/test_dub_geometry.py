@@ -1,0 +1,90 @@
+"""The dub's pure steps on synthetic arrays: the pose-free frame, opening an eye or a
+mouth to a wanted gap, how far the character's face is enlarged, and which points
+count as rigid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facedubd.pipeline import dub, geometry
+from facedubd.pipeline.face import landmarks as lm
+from facedubd.pipeline.meshtopo import split_hole
+
+
+def _face(rng: np.random.Generator) -> np.ndarray:
+    """468 points with the named landmarks where a frontal face has them (unit: eye distance)."""
+    pts = rng.uniform(-0.6, 0.6, size=(468, 3)) * [1.0, 1.3, 0.3]
+    named = {
+        lm.RIGHT_EYE_OUTER: (-0.5, -0.2, 0.1), lm.RIGHT_EYE_INNER: (-0.15, -0.2, 0.05),
+        lm.LEFT_EYE_INNER: (0.15, -0.2, 0.05), lm.LEFT_EYE_OUTER: (0.5, -0.2, 0.1),
+        lm.NOSE_TIP: (0.0, 0.15, -0.2), lm.MOUTH_RIGHT: (-0.25, 0.5, 0.05),
+        lm.MOUTH_LEFT: (0.25, 0.5, 0.05), lm.FOREHEAD_TOP: (0.0, -0.9, 0.1),
+        lm.CHIN: (0.0, 1.0, 0.05),
+    }  # fmt: skip
+    for i, p in named.items():
+        pts[i] = p
+    return pts
+
+
+def test_pose_free_shape_does_not_depend_on_pose_scale_or_place() -> None:
+    rng = np.random.default_rng(0)
+    face = _face(rng)
+    rotation = lm.rotation_from_angles(20, -10, 8)
+    seen = 90.0 * face @ rotation.T + [320, 180, 0]
+    free_a = dub.canonical_frame(face).invert(face)
+    free_b = dub.canonical_frame(seen).invert(seen)
+    np.testing.assert_allclose(free_a, free_b, atol=1e-9)
+    eyes = np.linalg.norm(free_b[lm.LEFT_EYE_OUTER] - free_b[lm.RIGHT_EYE_OUTER])
+    assert eyes == pytest.approx(1.0)
+
+
+def _eye() -> tuple[np.ndarray, list[int]]:
+    t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    loop = np.stack([0.3 * np.cos(t), 0.1 * np.sin(t), np.zeros_like(t)], axis=1)
+    far = np.array([[0.0, -1.0, 0.0], [0.0, 1.5, 0.0], [2.0, 0.0, 0.0]])
+    return np.concatenate([loop, far]), list(range(12))
+
+
+def test_set_opening_reaches_the_wanted_gap_and_leaves_far_points_alone() -> None:
+    pts, loop = _eye()
+    hole = split_hole(loop, pts)
+    wanted = np.full(len(hole.pairs()), 0.02)
+    out = dub.set_opening(pts, hole, wanted, upper_share=0.85, reach=0.2)
+    gaps = out[hole.pair_array[:, 1], 1] - out[hole.pair_array[:, 0], 1]
+    np.testing.assert_allclose(gaps, 0.02, atol=1e-9)
+    np.testing.assert_allclose(out[12:], pts[12:], atol=1e-3)  # far skin hardly moves
+    # The upper lid did most of the closing.
+    up_moved = np.abs(out[hole.pair_array[:, 0], 1] - pts[hole.pair_array[:, 0], 1]).mean()
+    lo_moved = np.abs(out[hole.pair_array[:, 1], 1] - pts[hole.pair_array[:, 1], 1]).mean()
+    assert up_moved > 4 * lo_moved
+    assert np.array_equal(out[:, [0, 2]], pts[:, [0, 2]])  # only vertical moves
+
+
+def test_silhouette_scale_covers_a_wider_reference_within_its_cap() -> None:
+    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    ring = np.stack([np.cos(t), 1.2 * np.sin(t), np.zeros_like(t)], axis=1)
+    outline = tuple(range(36))
+    assert dub.silhouette_scale(ring, ring * 1.05, outline, -10.0) == pytest.approx(1.05)
+    assert dub.silhouette_scale(ring, ring * 1.5, outline, -10.0) == pytest.approx(1.12)
+    assert dub.silhouette_scale(ring, ring * 0.9, outline, -10.0) == 1.0
+
+
+def test_rigid_points_are_above_the_nose_and_away_from_the_eyes() -> None:
+    rng = np.random.default_rng(1)
+    free = dub.canonical_frame(_face(rng)).invert(_face(np.random.default_rng(1)))
+    rigid = dub.rigid_points(free)
+    assert len(rigid) >= 20
+    assert (free[rigid, 1] <= free[lm.NOSE_TIP, 1] + 0.02).all()
+    assert lm.MOUTH_LEFT not in rigid and lm.RIGHT_EYE_OUTER not in rigid
+
+
+def test_robust_pose_ignores_a_few_moving_points() -> None:
+    rng = np.random.default_rng(2)
+    src = rng.normal(size=(120, 3))
+    truth = geometry.Similarity(1.3, lm.rotation_from_angles(10, 5, -3), np.array([5.0, 2, 0]))
+    dst = truth.apply(src)
+    dst[:12] += rng.normal(scale=2.0, size=(12, 3))  # an expression: a few points move
+    fit = dub.robust_pose(src, dst)
+    assert fit.scale == pytest.approx(1.3, rel=0.02)
+    np.testing.assert_allclose(fit.rotation, truth.rotation, atol=0.02)
