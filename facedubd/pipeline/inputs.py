@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from facedubd.errors import (
     FaceTooSmall,
@@ -156,12 +156,47 @@ def _register_heif() -> None:
         pass
 
 
+#: How Pillow turns each EXIF orientation (2-8) upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Modes Image.reduce works on directly; others are made RGB before shrinking.
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "I;16"})
+
+
 def _decode(image: Image.Image) -> Image.Image:
     """The first frame, decoded at no more than about MAX_PHOTO_SIDE (JPEG draft mode)."""
     image.seek(0)  # animated GIF / WebP: the first frame
-    image.draft("RGB", (MAX_PHOTO_SIDE, MAX_PHOTO_SIDE))
+    # Ask for the long side only: the JPEG decoder then scales by 1/2, 1/4 or 1/8 as long
+    # as that side stays at least MAX_PHOTO_SIDE.
+    portrait = image.size[1] >= image.size[0]
+    image.draft("RGB", (1, MAX_PHOTO_SIDE) if portrait else (MAX_PHOTO_SIDE, 1))
     image.load()
     return image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """At most 2 x MAX_PHOTO_SIDE on the long side by an integer box reduction, straight
+    after decoding, so the copies made afterwards (turn, colour conversion) stay small."""
+    factor = max(image.size) // MAX_PHOTO_SIDE
+    if factor < 2:
+        return image
+    if image.mode not in _REDUCIBLE:
+        image = _to_rgb(image)
+    return image.reduce(factor)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -194,8 +229,10 @@ def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 stored = image.size
-                upright = ImageOps.exif_transpose(_decode(image)) or image
-                rgb = _to_rgb(upright)
+                small = _shrink(_decode(image))
+                if (turn := _UPRIGHT.get(_orientation(image))) is not None:
+                    small = small.transpose(turn)
+                rgb = _to_rgb(small)
     except Image.DecompressionBombError:
         raise UnreadablePhoto("The photo is far too large to be a portrait.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
