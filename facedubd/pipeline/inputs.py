@@ -51,6 +51,9 @@ MAX_PHOTO_SIDE = 2048
 MIN_FACE_PX = 64
 #: Frames a second looked at when checking that the video shows a face.
 SAMPLE_FPS = 2
+#: How far (in face crops, about 1.5 face widths each) the followed person's face may be
+#: found from where it was last seen; further faces belong to someone else.
+MAX_JUMP = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +131,33 @@ def main_face_score(box: Box, width: int, height: int) -> float:
     off_x = min(1.0, abs(cx - width / 2) / (width / 2))
     off_y = min(1.0, abs(cy - height / 2) / (height / 2))
     return box.area * (1.0 - 0.5 * max(off_x, off_y))
+
+
+def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
+    """The mesh of the main person's face in a frame (largest and most central of the
+    faces the mesh model confirms), or None."""
+    from facedubd.pipeline.face import confirmed_mesh, detect_faces
+
+    confirmed = [
+        (found, mesh)
+        for found in detect_faces(models, rgb)
+        if (mesh := confirmed_mesh(models, rgb, found)) is not None
+    ]
+    if not confirmed:
+        return None
+    height, width = rgb.shape[:2]
+    boxes = [_as_box(found) for found, _ in confirmed]
+    return confirmed[main_face_index(boxes, width, height)][1]
+
+
+def follow_main_person(models: Any, key_mesh: Any) -> Any:
+    """A tracker for the person whose face is `key_mesh` (at the keyframe): it starts
+    from there and never jumps more than MAX_JUMP face crops from where that face was
+    last seen (so it never moves on to another person)."""
+    from facedubd.pipeline.face import FaceTracker
+
+    roi = key_mesh.roi
+    return FaceTracker(models, anchor=(roi.cx, roi.cy, roi.size), max_jump=MAX_JUMP)
 
 
 def main_face_index(boxes: Iterable[Box], width: int, height: int) -> int:

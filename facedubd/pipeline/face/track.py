@@ -3,7 +3,11 @@
 Each frame's mesh crop comes from the previous frame's mesh; the detector runs only
 when there is no track yet or the mesh model says the face is gone (presence under
 PRESENCE_THRESHOLD). When several faces are detected, the one nearest the last tracked
-face is taken (the best-scoring one when nothing was tracked yet).
+face is taken (the best-scoring one when nothing was tracked yet). A tracker started
+with an `anchor` (where the chosen person's face was, e.g. at the keyframe) and a
+`max_jump` never takes a face further than `max_jump` face sizes from where its face was
+last seen: when its person leaves, it finds nothing rather than another person, and it
+picks its person up again when they come back near where they left.
 
 A new track starts only from a confirmed mesh (`confirmed_mesh`): the mesh model is
 confident (presence >= ACQUIRE_PRESENCE; on real faces it saturates near 1) and the two
@@ -81,13 +85,17 @@ class FaceTracker:
         presence_threshold: float = PRESENCE_THRESHOLD,
         acquire_presence: float = ACQUIRE_PRESENCE,
         small: bool | Literal["auto"] = "auto",
+        anchor: tuple[float, float, float] | None = None,
+        max_jump: float | None = None,
     ) -> None:
         self._models = models
         self._presence_threshold = presence_threshold
         self._acquire_presence = acquire_presence
         self._small = small
         self._mesh: Mesh | None = None
-        self._last_centre: tuple[float, float] | None = None
+        self._last_centre: tuple[float, float] | None = anchor[:2] if anchor else None
+        self._last_size = anchor[2] if anchor else 0.0
+        self._max_jump = max_jump
         self.frames = 0
         self.detector_runs = 0
 
@@ -100,12 +108,19 @@ class FaceTracker:
         self._mesh = mesh
         if mesh is not None:
             self._last_centre = (mesh.roi.cx, mesh.roi.cy)
+            self._last_size = mesh.roi.size
         return mesh
 
     def reset(self) -> None:
         """Forget the track (e.g. after a scene cut); the next frame runs the detector."""
         self._mesh = None
         self._last_centre = None
+
+    def _near_enough(self, detection: Detection) -> bool:
+        if self._max_jump is None or self._last_centre is None:
+            return True
+        distance = float(np.hypot(*np.subtract(detection.centre, self._last_centre)))
+        return distance <= self._max_jump * self._last_size
 
     def _follow(self, rgb: np.ndarray) -> Mesh | None:
         assert self._mesh is not None
@@ -118,4 +133,6 @@ class FaceTracker:
         if not detections:
             return None
         chosen = nearest_detection(detections, self._last_centre)
+        if not self._near_enough(chosen):
+            return None
         return confirmed_mesh(self._models, rgb, chosen, min_presence=self._acquire_presence)

@@ -1,0 +1,93 @@
+"""Faces in the reference video: the main person is chosen at the keyframe and followed
+by its track, never jumping to someone else, also when they leave and come back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facedubd.pipeline import inputs
+from facedubd.pipeline.face import FaceModels, load_face_models
+from facedubd.pipeline.media import probe
+from facedubd.pipeline.orchestrate import pick_keyframe
+from tests.pipeline import variants as v
+from tests.pipeline.clips import ffmpeg
+
+Sample = Callable[[str], Path]
+
+#: The two people's places on the 640x360 canvas: the man large on the left, the woman
+#: smaller on the right; their faces are about 300 px apart.
+SPLIT_X = 360
+
+
+def two_people(sample: Sample, path: Path, away: tuple[float, float] | None = None) -> Path:
+    """single_face.mp4 (360 px wide, left) beside WolfgangLanger (200 px, right), 1.5 s at
+    30 fps; with `away`, the man's side is blanked for that interval (he leaves, returns)."""
+    blank = (
+        f",drawbox=x=0:y=0:w={SPLIT_X}:h=ih:c=gray:t=fill:enable='between(t,{away[0]},{away[1]})'"
+        if away
+        else ""
+    )
+    graph = (
+        "color=c=gray:s=640x360:r=30:d=1.5[bg];"
+        "[0:v]scale=360:-2,fps=30,setpts=PTS-STARTPTS[man];"
+        "[1:v]scale=200:-2,fps=30,setpts=PTS-STARTPTS[woman];"
+        f"[bg][man]overlay=0:79:shortest=1[a];[a][woman]overlay=400:120:shortest=1{blank}[v]"
+    )
+    ffmpeg(
+        *("-i", str(sample("single_face.mp4")), "-ss", "2", "-i"),
+        str(sample("WolfgangLanger_Pexels.mp4")),
+        *("-filter_complex", graph, "-map", "[v]", "-t", "1.5", "-c:v", "libx264"),
+        *("-pix_fmt", "yuv420p", str(path)),
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def models() -> Iterator[FaceModels]:
+    yield load_face_models("cpu", 1)
+
+
+def test_main_face_prefers_large_and_central() -> None:
+    centre_small = inputs.Box(280, 160, 360, 240)  # 80 px, in the middle
+    edge_large = inputs.Box(0, 0, 100, 100)  # 100 px, in the corner: weight 0.5
+    side_large = inputs.Box(440, 140, 540, 240)  # 100 px, halfway to the edge: weight 0.8
+    boxes = [centre_small, edge_large, side_large]
+    assert inputs.main_face_index(boxes, 640, 400) == 2
+    assert inputs.main_face_index(boxes[:2], 640, 400) == 0
+
+
+def test_keyframe_takes_the_main_person(tmp_path: Path, sample: Sample, models: FaceModels) -> None:
+    clip = two_people(sample, tmp_path / "two.mp4")
+    info = probe(clip)
+    first = v.decode(clip, 0.1)[0]
+    faces = inputs.find_faces(models, first)
+    assert len(faces) == 2  # both people are seen
+    key = pick_keyframe(clip, info, 1.5, models)
+    assert key.mesh.roi.cx < SPLIT_X  # the larger man on the left
+
+
+def test_track_follows_its_person_and_never_jumps(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    clip = two_people(sample, tmp_path / "away.mp4", away=(0.6, 1.0))
+    info = probe(clip)
+    key = pick_keyframe(clip, info, 0.5, models)
+    assert key.mesh.roi.cx < SPLIT_X
+    tracker = inputs.follow_main_person(models, key.mesh)
+    centres = [
+        None if (mesh := tracker.update(frame)) is None else mesh.roi.cx
+        for frame in v.decode(clip, 1.5)
+    ]
+    times = np.arange(len(centres)) / 30
+    seen = [c for c in centres if c is not None]
+    assert max(seen) < SPLIT_X  # never on the woman
+    gone = [c for c, t in zip(centres, times, strict=True) if 0.64 < t < 0.98]
+    assert gone and all(c is None for c in gone)  # while he is away: nobody
+    back = [c for c, t in zip(centres, times, strict=True) if t > 1.1]
+    assert back and all(c is not None for c in back)  # and he is picked up again
+    before = [c for c, t in zip(centres, times, strict=True) if t < 0.6]
+    assert all(c is not None for c in before)
