@@ -54,6 +54,8 @@ SAMPLE_FPS = 2
 #: How far (in face crops, about 1.5 face widths each) the followed person's face may be
 #: found from where it was last seen; further faces belong to someone else.
 MAX_JUMP = 1.0
+#: Tiles of the native-resolution search for small faces in video frames, pixels.
+FINE_TILE = 480
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,15 +114,49 @@ def validate_duration(value: object) -> int:
 # --- faces --------------------------------------------------------------------------------
 
 
-def find_faces(models: Any, rgb: np.ndarray) -> list[Box]:
-    """Boxes of the faces in an RGB image that the mesh model confirms, largest first."""
+def fine_tiles(width: int, height: int, side: int = FINE_TILE) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side) overlapping by half a tile and covering the image."""
+    side = min(side, width, height)
+    step = max(1, side // 2)
+    xs = sorted({*range(0, max(1, width - side + 1), step), max(0, width - side)})
+    ys = sorted({*range(0, max(1, height - side + 1), step), max(0, height - side)})
+    return [(x, y, side) for y in ys for x in xs]
+
+
+def detect_small_faces(models: Any, rgb: np.ndarray) -> list[Any]:
+    """Faces down to about MIN_VIDEO_FACE_PX across, found at native resolution: the
+    full-range detector on overlapping FINE_TILE px tiles (where a 40 px face is a
+    twelfth of the input, not the few pixels it shrinks to in a letterboxed 1080x1920)."""
+    from facedubd.pipeline.face.anchors import FULL_RANGE
+    from facedubd.pipeline.face.detect import Detection, merge_detections, run_detector
+
+    found: list[Detection] = []
+    for x, y, side in fine_tiles(rgb.shape[1], rgb.shape[0]):
+        offset = np.array([x, y], dtype=np.float32)
+        for d in run_detector(models.full, FULL_RANGE, rgb[y : y + side, x : x + side]):
+            box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
+            found.append(Detection(box, d.keypoints + offset, d.score))
+    return merge_detections(found)
+
+
+def confirmed_faces(models: Any, rgb: np.ndarray) -> list[tuple[Any, Any]]:
+    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
+    finds none in an image larger than a fine tile and a half, the tiled search."""
     from facedubd.pipeline.face import confirmed_mesh, detect_faces
 
-    boxes = [
-        _as_box(found)
-        for found in detect_faces(models, rgb)
-        if confirmed_mesh(models, rgb, found) is not None
-    ]
+    def confirm(detections: list[Any]) -> list[tuple[Any, Any]]:
+        pairs = ((d, confirmed_mesh(models, rgb, d)) for d in detections)
+        return [(d, mesh) for d, mesh in pairs if mesh is not None]
+
+    confirmed = confirm(detect_faces(models, rgb))
+    if not confirmed and max(rgb.shape[:2]) >= 1.5 * FINE_TILE:
+        confirmed = confirm(detect_small_faces(models, rgb))
+    return confirmed
+
+
+def find_faces(models: Any, rgb: np.ndarray) -> list[Box]:
+    """Boxes of the faces in an RGB image that the mesh model confirms, largest first."""
+    boxes = [_as_box(found) for found, _ in confirmed_faces(models, rgb)]
     return sorted(boxes, key=lambda box: box.area, reverse=True)
 
 
@@ -136,13 +172,7 @@ def main_face_score(box: Box, width: int, height: int) -> float:
 def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
     """The mesh of the main person's face in a frame (largest and most central of the
     faces the mesh model confirms), or None."""
-    from facedubd.pipeline.face import confirmed_mesh, detect_faces
-
-    confirmed = [
-        (found, mesh)
-        for found in detect_faces(models, rgb)
-        if (mesh := confirmed_mesh(models, rgb, found)) is not None
-    ]
+    confirmed = confirmed_faces(models, rgb)
     if not confirmed:
         return None
     height, width = rgb.shape[:2]

@@ -91,3 +91,44 @@ def test_track_follows_its_person_and_never_jumps(
     assert back and all(c is not None for c in back)  # and he is picked up again
     before = [c for c, t in zip(centres, times, strict=True) if t < 0.6]
     assert all(c is not None for c in before)
+
+
+def test_40_px_face_in_a_1080x1920_frame_is_found_in_place(
+    sample: Sample, models: FaceModels
+) -> None:
+    from PIL import Image
+
+    hopper = Image.open(sample("grace_hopper.jpg")).convert("RGB")
+    face = inputs.find_faces(models, np.asarray(hopper))[0]
+    scale = 40 / face.width
+    small = hopper.resize((round(hopper.width * scale), round(hopper.height * scale)))
+    frame = Image.open(sample("free-mountain-vector-01.jpg")).convert("RGB").resize((1080, 1920))
+    frame.paste(small, (700, 1300))
+    found = inputs.find_faces(models, np.asarray(frame))
+    assert len(found) == 1
+    expected = (700 + (face.x0 + face.x1) / 2 * scale, 1300 + (face.y0 + face.y1) / 2 * scale)
+    got = ((found[0].x0 + found[0].x1) / 2, (found[0].y0 + found[0].y1) / 2)
+    assert np.hypot(*np.subtract(got, expected)) < 6
+    assert 30 < found[0].width < 52
+
+
+def test_small_face_in_a_portrait_clip_is_checked_and_followed(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    """The real clip shrunk so the face is about 40 px across, moving across a 360x640
+    portrait frame (a scene photo behind it)."""
+    clip = tmp_path / "far.mp4"
+    ffmpeg(
+        *("-loop", "1", "-i", str(sample("free-mountain-vector-01.jpg"))),
+        *("-i", str(sample("single_face.mp4")), "-filter_complex"),
+        "[0:v]scale=360:640,setsar=1,fps=30[bg];[1:v]scale=144:-2,fps=30[far];"
+        "[bg][far]overlay=x='60+40*t':y=380:shortest=1[v]",
+        *("-map", "[v]", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)),
+    )
+    check = inputs.check_video(clip, 1, models)
+    assert check.first_face_s == 0
+    key = pick_keyframe(clip, check.info, 1.0, models)
+    assert 25 < key.mesh.roi.size / 1.5 < 60  # the face is small
+    tracker = inputs.follow_main_person(models, key.mesh)
+    found = [tracker.update(frame) is not None for frame in v.decode(clip, 1.0)]
+    assert sum(found) >= 0.9 * len(found), found

@@ -29,6 +29,8 @@ from facedubd.pipeline.face.mesh import Mesh, roi_from_detection, roi_from_point
 PRESENCE_THRESHOLD = 0.5
 ACQUIRE_PRESENCE = 0.9
 MAX_DISAGREEMENT = 0.5
+#: The smallest crop searched around an anchored tracker's last face, pixels.
+NEAR_CROP_MIN = 192
 
 
 def nearest_detection(
@@ -116,6 +118,25 @@ class FaceTracker:
         self._mesh = None
         self._last_centre = None
 
+    def _search_near(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in a crop around where the face was last seen, at native resolution (a
+        small face in a large frame shrinks to a few pixels in the whole-frame pass)."""
+        assert self._last_centre is not None
+        height, width = rgb.shape[:2]
+        side = int(min(max(4 * self._last_size, NEAR_CROP_MIN), width, height))
+        x = int(min(max(self._last_centre[0] - side / 2, 0), width - side))
+        y = int(min(max(self._last_centre[1] - side / 2, 0), height - side))
+        found = detect_faces(self._models, rgb[y : y + side, x : x + side], small=True)
+        shift = np.array([x, y], dtype=np.float32)
+        return [
+            Detection(
+                (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y),
+                d.keypoints + shift,
+                d.score,
+            )
+            for d in found
+        ]
+
     def _near_enough(self, detection: Detection) -> bool:
         if self._max_jump is None or self._last_centre is None:
             return True
@@ -130,9 +151,10 @@ class FaceTracker:
     def _redetect(self, rgb: np.ndarray) -> Mesh | None:
         self.detector_runs += 1
         detections = detect_faces(self._models, rgb, small=self._small)
-        if not detections:
+        near = [d for d in detections if self._near_enough(d)]
+        if not near and self._max_jump is not None and self._last_centre is not None:
+            near = [d for d in self._search_near(rgb) if self._near_enough(d)]
+        if not near:
             return None
-        chosen = nearest_detection(detections, self._last_centre)
-        if not self._near_enough(chosen):
-            return None
+        chosen = nearest_detection(near, self._last_centre)
         return confirmed_mesh(self._models, rgb, chosen, min_presence=self._acquire_presence)
