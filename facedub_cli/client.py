@@ -373,12 +373,21 @@ class FaceDubClient:
             partial = target.with_name(target.name + ".part")
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             received = 0
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in response.iter_bytes():
-                    handle.write(chunk)
-                    received += len(chunk)
-                    if on_progress is not None:
-                        on_progress(received, total or received)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                        received += len(chunk)
+                        if on_progress is not None:
+                            on_progress(received, total or received)
+            except httpx.TransportError as exc:
+                partial.unlink(missing_ok=True)  # never leave half a video behind
+                raise FaceDubError(
+                    "connection_failed", f"download broke off: {_reason(exc)}"
+                ) from exc
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             partial.replace(target)
             return target
         finally:

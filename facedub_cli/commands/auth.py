@@ -47,6 +47,8 @@ def login(
     where, warning = save_key(target.profile, key)
     if warning:
         note(f"warning: {warning}")
+    if target.socket is not None and not state.quiet:
+        note("note: over the local socket no key is needed; it is sent only over TCP")
     if state.json:
         print_raw(raw)
         return

@@ -96,13 +96,19 @@ def test_cancel_watch_download_delete(idle: Daemon, inputs: tuple[str, str]) -> 
     job_id = json.loads(
         run_facedub("--json", "jobs", "create", *inputs, "-d", "2", daemon=idle, env=env).stdout
     )["job_id"]
+    other = json.loads(
+        run_facedub("--json", "jobs", "create", *inputs, "-d", "2", daemon=idle, env=env).stdout
+    )["job_id"]
+    human = run_facedub("jobs", "cancel", other, daemon=idle, env=env)
+    assert (human.code, human.stdout) == (0, f"cancelled {other} at stage queued\n")
 
     not_yet = run_facedub("jobs", "download", job_id, daemon=idle, env=env)
     assert not_yet.code == 8
     one_error_line(not_yet, "job_not_finished")
 
-    cancelled = run_facedub("jobs", "cancel", job_id, daemon=idle, env=env)
-    assert cancelled.code == 0 and cancelled.stdout == f"cancelled {job_id} at stage queued\n"
+    cancelled = run_facedub("jobs", "cancel", job_id, "--json", daemon=idle, env=env)
+    body = json.loads(cancelled.stdout)
+    assert (body["id"], body["status"], body["error_code"]) == (job_id, "failed", "cancelled")
     again = run_facedub("jobs", "cancel", job_id, "--json", daemon=idle, env=env)
     assert again.code == 8
     one_error_line(again, "job_finished")

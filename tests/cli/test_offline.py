@@ -56,3 +56,13 @@ def test_config_profiles_precedence_and_json() -> None:
     human = run_facedub("config", "show")
     assert "* staging: api_url=http://s:1" in human.stdout
     assert run_facedub("config", "set", "colour", "red").code == 2
+
+
+def test_debug_shows_a_traceback_without_locals(isolated_dirs: Path) -> None:
+    plain = run_facedub("jobs", "get", "abc")
+    debug = run_facedub("jobs", "get", "abc", env={"FACEDUB_DEBUG": "1"})
+    assert "Traceback" not in plain.stderr
+    assert plain.code == debug.code == 7
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()
+    assert "self = " not in debug.stderr and "locals" not in debug.stderr

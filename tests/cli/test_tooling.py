@@ -61,7 +61,18 @@ def test_readme_reference_is_current() -> None:
     assert "### `facedub jobs create`" in readme
 
 
-def test_help_loads_no_heavy_modules() -> None:
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "Usage: facedub"),
+        (
+            {"_FACEDUB_COMPLETE": "complete_bash", "COMP_WORDS": "facedub jo", "COMP_CWORD": "1"},
+            "jobs",
+        ),
+    ],
+    ids=["help", "completion"],
+)
+def test_help_and_completion_load_no_heavy_modules(env: dict[str, str], expected: str) -> None:
     probe = (
         "import json, sys\n"
         "sys.argv = ['facedub', '--help']\n"
@@ -70,11 +81,16 @@ def test_help_loads_no_heavy_modules() -> None:
         "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, **env},
     )
-    assert "Usage: facedub" in done.stdout
+    assert done.stdout.startswith(expected)
     loaded = set(json.loads(done.stderr))
     top_level = {name.split(".")[0] for name in loaded}
     for banned in ("facedubd", "numpy", "cv2", "onnxruntime", "rich", "httpx", "keyring"):
-        assert banned not in top_level, f"`facedub --help` imported {banned}"
+        assert banned not in top_level, f"`facedub` ({expected}) imported {banned}"
     assert "facedub_cli.main" in loaded

@@ -185,7 +185,8 @@ def run_detector(session: Session, spec: DetectorSpec, rgb: np.ndarray) -> list[
 def tile_origins(width: int, height: int) -> list[tuple[int, int, int]]:
     """Square tiles (x, y, side) of side half the long edge (at least the short edge's
     two thirds), overlapping by half a tile, covering the image."""
-    side = min(min(width, height), max(max(width, height) // 2, 2 * min(width, height) // 3))
+    long_edge, short_edge = max(width, height), min(width, height)
+    side = max(1, min(short_edge, max(long_edge // 2, 2 * short_edge // 3)))
     step = max(1, side // 2)
     xs = sorted({*range(0, max(1, width - side + 1), step), max(0, width - side)})
     ys = sorted({*range(0, max(1, height - side + 1), step), max(0, height - side)})
