@@ -401,9 +401,10 @@ def check_decodable(info: VideoInfo, decoders: frozenset[str] | None = None) -> 
         raise unsupported_codec(codec_label(info.codec, info.codec_tag))
 
 
-def picture_span(path: Path, seconds: float) -> float:
+def picture_span(path: Path, seconds: float) -> float | None:
     """Seconds of picture the file really holds in its first `seconds` (from the packets'
-    timestamps: a file cut short in copying or uploading holds fewer than it announces)."""
+    timestamps: a file cut short in copying or uploading holds fewer than it announces);
+    None when its packets carry no timestamps (nothing to judge by)."""
     done = subprocess.run(fa.packet_times_args(path, seconds), capture_output=True, text=True)
     times = []
     for line in done.stdout.splitlines():
@@ -411,14 +412,17 @@ def picture_span(path: Path, seconds: float) -> float:
             times.append(float(line.strip().strip(",")))
         except ValueError:
             continue
-    return max(times) - min(times) if times else 0.0
+    return max(times) - min(times) if times else None
 
 
 def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
     """UnreadableVideo when the picture stops well before the length the file announces."""
     needed = min(float(duration), info.duration)
     # Read past `needed`: packets come in decode order and reading stops on a timestamp.
-    span = picture_span(path, needed + 1.0) + info.frame_duration
+    measured = picture_span(path, needed + 1.0)
+    if measured is None:
+        return
+    span = measured + info.frame_duration
     if span + 3 * info.frame_duration < needed:
         raise UnreadableVideo(
             f"The video's picture stops after {seconds_phrase(span)} although the file says it "
