@@ -120,3 +120,24 @@ def test_clip_without_sound_gives_an_output_without_sound(tmp_path: Path, sample
     assert v.stream(result.output, "audio") is None
     video = v.stream(result.output, "video")
     assert video is not None and int(video["nb_frames"]) == 30
+
+
+@pytest.mark.slow
+def test_two_people_only_the_main_one_is_dubbed(tmp_path: Path, sample: Sample) -> None:
+    from tests.pipeline.test_inputs_faces import SPLIT_X, two_people
+
+    clip = two_people(sample, tmp_path / "two.mp4")
+    result = run(
+        sample("grace_hopper.jpg"),
+        clip,
+        tmp_path / "out",
+        PipelineSettings(duration=1, device="cpu"),
+        lambda stage, progress: None,
+    )
+    got, reference = v.decode(result.output, 1.0), v.decode(clip, 1.0)
+    assert result.frames_with_face == len(got) == 30
+    # The woman on the right is never touched; the man on the left is dubbed throughout.
+    right = [v.psnr(g[:, SPLIT_X:], r[:, SPLIT_X:]) for g, r in zip(got, reference, strict=True)]
+    left = [v.psnr(g[:, :SPLIT_X], r[:, :SPLIT_X]) for g, r in zip(got, reference, strict=True)]
+    assert min(right) > 38, right
+    assert max(left) < min(right) - 6, left
