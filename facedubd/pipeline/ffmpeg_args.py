@@ -128,6 +128,11 @@ def packet_times_args(path: Path, seconds: float) -> list[str]:
     ]
 
 
+def filters_args() -> list[str]:
+    """ffmpeg's list of the filters it was built with."""
+    return ["ffmpeg", "-hide_banner", "-filters"]
+
+
 def decoders_args() -> list[str]:
     """ffmpeg's list of the decoders it was built with."""
     return ["ffmpeg", "-hide_banner", "-decoders"]

@@ -387,6 +387,33 @@ def available_decoders() -> frozenset[str]:
     return parse_decoders(done.stdout)
 
 
+_FILTER_LINE = re.compile(r"^\s*[TSC.]{3}\s+(\w+)\s+\S+->\S+")
+
+
+def parse_filters(text: str) -> frozenset[str]:
+    """The filter names in `ffmpeg -filters`."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _FILTER_LINE.match(line)))
+
+
+@functools.cache
+def available_filters() -> frozenset[str]:
+    done = subprocess.run(fa.filters_args(), capture_output=True, text=True, check=False)
+    return parse_filters(done.stdout)
+
+
+def check_colour(info: VideoInfo, filters: frozenset[str] | None = None) -> None:
+    """HDR and BT.2020 clips need ffmpeg's zscale (zimg) to become BT.709; without it they
+    are refused, saying so, rather than decoded into wrong colours."""
+    if not (info.hdr or info.wide_gamut):
+        return
+    if "zscale" not in (available_filters() if filters is None else filters):
+        kind = "HDR" if info.hdr else "wide-gamut (BT.2020)"
+        raise UnsupportedCodec(
+            f"The video is {kind}, and this machine's ffmpeg has no zscale filter to convert "
+            "it to standard colours: convert it to SDR BT.709 first."
+        )
+
+
 def unsupported_codec(label: str) -> UnsupportedCodec:
     return UnsupportedCodec(
         f"The video uses the {label} codec, which this machine's ffmpeg cannot decode: "
@@ -458,6 +485,7 @@ def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
         raise UnreadableVideo("The video file is empty.")
     info = probe(path)
     check_decodable(info)
+    check_colour(info)
     check_length(info, duration)
     check_complete(path, info, duration)
     decoded = 0

@@ -3,6 +3,7 @@ property per test, asserting the value (picture, rate, sync offset, code and sen
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -391,3 +392,26 @@ def test_hdr_and_wide_gamut_are_mapped_to_sdr_bt709(
     luma, saturation = v.luma_and_saturation(v.decode(path, 0.5))
     assert abs(luma / sdr_luma - 1) < 0.10, (luma, sdr_luma)
     assert abs(saturation / sdr_sat - 1) < 0.10, (saturation, sdr_sat)
+
+
+FILTERS = """Filters:
+  T.. = Timeline support
+ ... fps               V->V       Force constant framerate.
+ .SC zscale            V->V       Apply resizing, colorspace and bit depth conversion.
+ TSC tonemap           V->V       Conversion to/from different dynamic ranges.
+"""
+
+
+def test_filter_list_is_parsed() -> None:
+    assert inputs.parse_filters(FILTERS) == {"fps", "zscale", "tonemap"}
+
+
+def test_hdr_without_zscale_is_refused_saying_why() -> None:
+    hdr = dataclasses.replace(video_info_with_codec("hevc", "hvc1"), hdr=True, wide_gamut=True)
+    inputs.check_colour(hdr, inputs.parse_filters(FILTERS))  # zscale there: fine
+    with pytest.raises(UnsupportedCodec) as caught:
+        inputs.check_colour(hdr, frozenset({"fps", "tonemap"}))
+    message = refused(caught.value, "unsupported_codec")
+    assert message.startswith("The video is HDR, and this machine's ffmpeg has no zscale")
+    sdr = video_info_with_codec("h264", "avc1")
+    inputs.check_colour(sdr, frozenset())  # SDR BT.709 needs no zscale
