@@ -174,3 +174,22 @@ def test_huge_photo_face_is_found_after_downscaling(
     scale = check.rgb.shape[1] / hopper.shape[1]
     expected = (hopper_face[0] * scale, hopper_face[1] * scale)
     assert np.hypot(*np.subtract(centre(check.face), expected)) < 8 * scale
+
+
+def test_a_false_face_in_lettering_is_not_a_face(tmp_path: Path, models: FaceModels) -> None:
+    from PIL import ImageDraw, ImageFont
+
+    from facedubd.errors import NoFaceInPhoto
+    from facedubd.pipeline.face import detect_faces
+
+    sign = Image.new("RGB", (640, 480), "white")
+    ImageDraw.Draw(sign).text(
+        (60, 100), "OPEN 24/7", fill="black", font=ImageFont.load_default(size=110)
+    )
+    assert len(detect_faces(models, np.asarray(sign))) == 1  # the detector alone is fooled
+    path = tmp_path / "sign.png"
+    sign.save(path)
+    with pytest.raises(NoFaceInPhoto) as caught:
+        inputs.check_photo(path, models)
+    assert caught.value.code == "no_face_in_photo"
+    assert caught.value.message.startswith("No face was found in the photo")
