@@ -23,9 +23,12 @@ Sample = Callable[[str], Path]
 SPLIT_X = 360
 
 
-def two_people(sample: Sample, path: Path, away: tuple[float, float] | None = None) -> Path:
+def two_people(
+    sample: Sample, path: Path, away: tuple[float, float] | None = None, man_x: str = "0"
+) -> Path:
     """single_face.mp4 (360 px wide, left) beside WolfgangLanger (200 px, right), 1.5 s at
-    30 fps; with `away`, the man's side is blanked for that interval (he leaves, returns)."""
+    30 fps; with `away`, the man's side is blanked for that interval (he leaves, returns);
+    `man_x`: an ffmpeg expression of time for the man's left edge (he walks out and in)."""
     blank = (
         f",drawbox=x=0:y=0:w={SPLIT_X}:h=ih:c=gray:t=fill:enable='between(t,{away[0]},{away[1]})'"
         if away
@@ -35,7 +38,7 @@ def two_people(sample: Sample, path: Path, away: tuple[float, float] | None = No
         "color=c=gray:s=640x360:r=30:d=1.5[bg];"
         "[0:v]scale=360:-2,fps=30,setpts=PTS-STARTPTS[man];"
         "[1:v]scale=200:-2,fps=30,setpts=PTS-STARTPTS[woman];"
-        f"[bg][man]overlay=0:79:shortest=1[a];[a][woman]overlay=400:120:shortest=1{blank}[v]"
+        f"[bg][man]overlay=x='{man_x}':y=79:shortest=1[a];[a][woman]overlay=400:120:shortest=1{blank}[v]"
     )
     ffmpeg(
         *("-i", str(sample("single_face.mp4")), "-ss", "2", "-i"),
@@ -132,3 +135,24 @@ def test_small_face_in_a_portrait_clip_is_checked_and_followed(
     tracker = inputs.follow_main_person(models, key.mesh)
     found = [tracker.update(frame) is not None for frame in v.decode(clip, 1.0)]
     assert sum(found) >= 0.9 * len(found), found
+
+
+def test_face_walking_out_of_the_frame_and_back_is_picked_up_again(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    """The man slides out through the left edge (fully out from 0.74 to 0.86 s) and back
+    (in place again from 1.1 s); the woman stays."""
+    walk = "if(between(t,0.5,1.1),-min(t-0.5,1.1-t)*1500,0)"
+    clip = two_people(sample, tmp_path / "walk.mp4", man_x=walk)
+    info = probe(clip)
+    key = pick_keyframe(clip, info, 0.5, models)
+    assert key.mesh.roi.cx < SPLIT_X
+    tracker = inputs.follow_main_person(models, key.mesh)
+    centres = [
+        None if (mesh := tracker.update(frame)) is None else mesh.roi.cx
+        for frame in v.decode(clip, 1.5)
+    ]
+    times = np.arange(len(centres)) / 30
+    assert max(c for c in centres if c is not None) < SPLIT_X  # never the woman
+    assert all(c is None for c, t in zip(centres, times, strict=True) if 0.76 <= t <= 0.84)
+    assert all(c is not None for c, t in zip(centres, times, strict=True) if t > 1.15)
