@@ -54,6 +54,12 @@ SAMPLE_FPS = 2
 #: How far (in face crops, about 1.5 face widths each) the followed person's face may be
 #: found from where it was last seen; further faces belong to someone else.
 MAX_JUMP = 1.0
+#: A face lost for this many frames in a row is then searched for only on every
+#: LOST_RETRY_EVERY-th frame: a clip whose face is gone for long stays cheap (the search
+#: runs tiles at native resolution), while a short loss (a blink of the mesh, a hand
+#: passing) is still searched for on every frame.
+LOST_PATIENCE_FRAMES = 12
+LOST_RETRY_EVERY = 3
 #: Tiles of the native-resolution search for small faces in video frames, pixels.
 FINE_TILE = 480
 #: In the video check, samples searched with tiles: one in FINE_EVERY (1 a second at 2 fps).
@@ -190,7 +196,13 @@ def follow_main_person(models: Any, key_mesh: Any) -> Any:
     from facedubd.pipeline.face import FaceTracker
 
     roi = key_mesh.roi
-    return FaceTracker(models, anchor=(roi.cx, roi.cy, roi.size), max_jump=MAX_JUMP)
+    return FaceTracker(
+        models,
+        anchor=(roi.cx, roi.cy, roi.size),
+        max_jump=MAX_JUMP,
+        patience=LOST_PATIENCE_FRAMES,
+        retry_every=LOST_RETRY_EVERY,
+    )
 
 
 def main_face_index(boxes: Iterable[Box], width: int, height: int) -> int:

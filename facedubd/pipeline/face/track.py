@@ -89,7 +89,13 @@ class FaceTracker:
         small: bool | Literal["auto"] = "auto",
         anchor: tuple[float, float, float] | None = None,
         max_jump: float | None = None,
+        patience: int | None = None,
+        retry_every: int = 1,
     ) -> None:
+        """`patience` and `retry_every` bound the cost of a face that stays away: after
+        `patience` frames in a row without a face, the detector (the dearest step, with its
+        tiles and native-resolution crops) runs only on every `retry_every`-th frame. The
+        default (no patience) searches every frame."""
         self._models = models
         self._presence_threshold = presence_threshold
         self._acquire_presence = acquire_presence
@@ -98,6 +104,9 @@ class FaceTracker:
         self._last_centre: tuple[float, float] | None = anchor[:2] if anchor else None
         self._last_size = anchor[2] if anchor else 0.0
         self._max_jump = max_jump
+        self._patience = patience
+        self._retry_every = max(1, retry_every)
+        self._lost_for = 0
         self.frames = 0
         self.detector_runs = 0
 
@@ -105,13 +114,19 @@ class FaceTracker:
         """The face's mesh in this frame, or None when no face is found."""
         self.frames += 1
         mesh = self._follow(rgb) if self._mesh is not None else None
-        if mesh is None:
+        if mesh is None and self._should_search():
             mesh = self._redetect(rgb)
+        self._lost_for = 0 if mesh is not None else self._lost_for + 1
         self._mesh = mesh
         if mesh is not None:
             self._last_centre = (mesh.roi.cx, mesh.roi.cy)
             self._last_size = mesh.roi.size
         return mesh
+
+    def _should_search(self) -> bool:
+        if self._patience is None or self._lost_for < self._patience:
+            return True
+        return (self._lost_for - self._patience) % self._retry_every == 0
 
     def reset(self) -> None:
         """Forget the track (e.g. after a scene cut); the next frame runs the detector."""
