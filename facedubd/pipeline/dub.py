@@ -549,33 +549,38 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             tmap,
             fallback=geometry.IDENTITY_AFFINE,
         )
+        # Everything else happens in the face's own (smaller) box.
+        fmap = tmap.crop(face_box)
+        fx0, fy0, fx1, fy1 = fmap.box
         face = geometry.remap_mesh(
-            character.texture, character.mesh, target, topo.triangles, tmap, used=n_face
+            character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
         )
-        mouth = _mouth_interior(character, frame_rgb, raw, target, box)
-    patch_shape = (y1 - y0, x1 - x0)
+        mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box)
+    patch_shape = (fy1 - fy0, fx1 - fx0)
+    origin = (fx0, fy0)
     with state.timed("mask"):
-        alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=(x0, y0))
+        alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=origin)
         covered = face.coverage.copy()
         mouth_here = np.zeros_like(covered)
         if mouth is not None:
-            mx, my = mouth.origin[0] - x0, mouth.origin[1] - y0
+            mx, my = mouth.origin[0] - fx0, mouth.origin[1] - fy0
             mh, mw = mouth.coverage.shape
             mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
             covered |= mouth_here
         alpha *= covered
-        _show_shut_eyes(alpha, target, raw, state.key.points, topo, (x0, y0))
-        region = base.image
+        _show_shut_eyes(alpha, target, raw, state.key.points, topo, origin)
+        region = np.ascontiguousarray(base.image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0])
         ref_hull = blend.polygon_mask(
-            patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), (x0, y0)
+            patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), origin
         )
         stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth_here
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, region)
-        recoloured = _lay_mouth(recoloured, mouth, (x0, y0), lm.mouth_opening(raw))
+        recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
     with state.timed("blend"):
         out = frame_rgb.copy()
-        out[y0:y1, x0:x1] = blend.alpha_blend(region, recoloured, alpha)
+        out[y0:y1, x0:x1] = base.image
+        out[fy0:fy1, fx0:fx1] = blend.alpha_blend(region, recoloured, alpha)
     return out
 
 
@@ -604,29 +609,41 @@ def _show_shut_eyes(
         if strength <= 0.0:
             continue
         loop = target[list(eye.loop), :2]
-        centre = loop.mean(axis=0)
-        corners = loop[[0, len(eye.upper) - 1]] if len(eye.upper) > 1 else loop[:2]
-        along = corners[1] - corners[0]
-        width = float(np.linalg.norm(along)) + 1e-6
-        angle = math.degrees(math.atan2(along[1], along[0]))
-        half = (0.5 * EYE_PATCH[0] * width, 0.5 * EYE_PATCH[1] * width)
-        reach = math.ceil(max(half)) + 2
-        cx, cy = centre - np.asarray(origin, dtype=np.float64)
-        h, w = alpha.shape
-        bx0, by0 = max(int(cx) - reach, 0), max(int(cy) - reach, 0)
-        bx1, by1 = min(int(cx) + reach + 1, w), min(int(cy) + reach + 1, h)
-        if bx1 <= bx0 or by1 <= by0:
-            continue
-        mask = np.zeros((by1 - by0, bx1 - bx0), np.float32)
-        cv2.ellipse(
-            mask,
-            (round((cx - bx0) * 16), round((cy - by0) * 16)),
-            (round(half[0] * 16), round(half[1] * 16)),
-            angle, 0, 360, 1.0, -1, cv2.LINE_AA, 4,
-        )  # fmt: skip
-        soft = max(int(0.15 * width) | 1, 3)
-        mask = cv2.GaussianBlur(mask, (soft, soft), 0)
-        alpha[by0:by1, bx0:bx1] *= 1.0 - strength * mask
+        _give_way(alpha, loop, EYE_PATCH, strength, origin)
+
+
+def _give_way(
+    alpha: npt.NDArray[np.float32],
+    loop: Points,
+    patch: tuple[float, float],
+    strength: float,
+    origin: tuple[int, int],
+) -> None:
+    """Multiply alpha by (1 - strength) inside a soft ellipse around a hole's loop
+    (axes `patch` times the loop's corner-to-corner width, along its corner line)."""
+    centre = loop.mean(axis=0)
+    corners = loop[[int(np.argmin(loop[:, 0])), int(np.argmax(loop[:, 0]))]]
+    along = corners[1] - corners[0]
+    width = float(np.linalg.norm(along)) + 1e-6
+    angle = math.degrees(math.atan2(along[1], along[0]))
+    half = (0.5 * patch[0] * width, 0.5 * patch[1] * width)
+    reach = math.ceil(max(half)) + 2
+    cx, cy = centre - np.asarray(origin, dtype=np.float64)
+    h, w = alpha.shape
+    bx0, by0 = max(int(cx) - reach, 0), max(int(cy) - reach, 0)
+    bx1, by1 = min(int(cx) + reach + 1, w), min(int(cy) + reach + 1, h)
+    if bx1 <= bx0 or by1 <= by0:
+        return
+    mask = np.zeros((by1 - by0, bx1 - bx0), np.float32)
+    cv2.ellipse(
+        mask,
+        (round((cx - bx0) * 16), round((cy - by0) * 16)),
+        (round(half[0] * 16), round(half[1] * 16)),
+        angle, 0, 360, 1.0, -1, cv2.LINE_AA, 4,
+    )  # fmt: skip
+    soft = max(int(0.15 * width) | 1, 3)
+    mask = cv2.GaussianBlur(mask, (soft, soft), 0)
+    alpha[by0:by1, bx0:bx1] *= 1.0 - strength * mask
 
 
 def _lay_mouth(

@@ -247,6 +247,19 @@ class TriangleMap:
     box: tuple[int, int, int, int]
     step: int
 
+    def crop(self, box: tuple[int, int, int, int]) -> TriangleMap:
+        """The part of the map covering `box`, grown to whole low-resolution blocks and
+        clipped to this map's own box (no rasterising again)."""
+        x0, y0, x1, y1 = self.box
+        s = self.step
+        hl, wl = self.ids.shape
+        c0 = min(max((box[0] - x0) // s, 0), wl)
+        r0 = min(max((box[1] - y0) // s, 0), hl)
+        c1 = min(max(-(-(box[2] - x0) // s), c0), wl)
+        r1 = min(max(-(-(box[3] - y0) // s), r0), hl)
+        cropped = (x0 + c0 * s, y0 + r0 * s, min(x0 + c1 * s, x1), min(y0 + r1 * s, y1))
+        return TriangleMap(self.ids[r0:r1, c0:c1], cropped, s)
+
 
 def triangle_map(
     dst: npt.ArrayLike,
@@ -306,7 +319,7 @@ def remap_mesh(
     covered = ids >= 0
     rest = _global_affine(src, d) if fallback is None else np.asarray(fallback, np.float64)
     coef = np.concatenate([maps.reshape(n, 6), rest.reshape(1, 6)]).astype(np.float32)
-    per_pixel = coef[ids]  # id -1 picks the fallback row
+    per_pixel = np.take(coef, ids, axis=0)  # id -1 picks the fallback row (take: 3x faster)
     xs = (x0 + offset + step * np.arange(wl, dtype=np.float32))[None, :]
     ys = (y0 + offset + step * np.arange(hl, dtype=np.float32))[:, None]
     map_x = per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 2]
@@ -319,10 +332,15 @@ def remap_mesh(
         map_y = np.asarray(cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR), np.float32)[
             :h, :w
         ]
-        covered = np.repeat(np.repeat(covered, step, axis=0), step, axis=1)[:h, :w]
+        big = cv2.resize(covered.view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        covered = np.asarray(big, dtype=np.uint8)[:h, :w].view(bool)
         _extend_edges(map_x)
         _extend_edges(map_y)
-    image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Fixed-point maps (1/32 pixel) remap about twice as fast as float ones.
+    fixed_xy, fixed_frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+    image = cv2.remap(
+        texture, fixed_xy, fixed_frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     if image.ndim == 2 and texture.ndim == 3:
         image = image[..., None]
     return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
