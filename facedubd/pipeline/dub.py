@@ -78,7 +78,7 @@ BLINK_FLOOR = 0.55
 #: axes) in eye widths (corner to corner).
 BLINK_SHOW_FROM = 0.9
 BLINK_SHOW_FULL = 0.7
-EYE_PATCH = (1.5, 0.9)
+EYE_PATCH = (1.3, 0.78)
 #: The turned views are rendered this much further than asked: a single photo has no
 #: far cheek or ear to show, so the face reads as about 0.75 of its mesh rotation.
 VIEW_TURN_GAIN = 1.3
