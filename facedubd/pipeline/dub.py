@@ -416,6 +416,8 @@ class DubState:
     delta_weights: Points
     mesh_filter: OneEuroFilter
     colour: colour.SmoothedTransfer
+    #: The strip joining the outline to the reshape's anchors (built on first use).
+    ring: npt.NDArray[np.int32] | None = None
     timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
     frames: int = 0
 
@@ -530,7 +532,9 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         anchors, target = reshape_ring(raw, target, topo.outline)
         n_face = len(topo.triangles)
         dst = np.concatenate([target, anchors])
-        strip = geometry.orient(dst, ring_triangles(len(target), topo.outline))
+        if state.ring is None:
+            state.ring = ring_triangles(len(target), topo.outline)
+        strip = geometry.orient(dst, state.ring)
         triangles = np.concatenate([topo.triangles, strip])
     feather = max(2.0, 0.07 * scale)
     box = geometry.warp_box(dst, frame_rgb.shape[:2], pad=2)
