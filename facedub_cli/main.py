@@ -57,6 +57,9 @@ class FacedubGroup(TyperGroup):
         except FaceDubError as error:
             if os.environ.get("FACEDUB_DEBUG") == "1":
                 traceback.print_exc()
+            hint = ctx.obj.auth_hint if isinstance(ctx.obj, AppState) else ""
+            if error.code == "unauthorized" and hint:
+                error = FaceDubError(error.code, f"{error.message} ({hint})", error.status)
             report(error)
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):

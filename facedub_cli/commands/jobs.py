@@ -37,15 +37,21 @@ def _failure(job: dict[str, Any]) -> FaceDubError:
 
 
 def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool) -> dict[str, Any]:
-    """Wait for the job to end, showing progress; with `each_line`, print every update."""
-    with stage_progress(state.show_progress) as update:
+    """Wait for the job to end, showing progress; with `each_line`, print every update.
 
-        def on_update(job: dict[str, Any], raw: str) -> None:
-            update(job)
-            if each_line:
-                print_raw(raw)
+    Ctrl-C stops following, not the job: say so, and how to follow it again (exit 130)."""
+    try:
+        with stage_progress(state.show_progress) as update:
 
-        return client.wait_for_job(job_id, on_update)
+            def on_update(job: dict[str, Any], raw: str) -> None:
+                update(job)
+                if each_line:
+                    print_raw(raw)
+
+            return client.wait_for_job(job_id, on_update)
+    except KeyboardInterrupt:
+        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`")
+        raise typer.Exit(130) from None
 
 
 def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
@@ -257,7 +263,7 @@ def download(
             folder = target.with_name(target.stem + "_views")
             for name, url in artifact_urls(job.get("artifacts") or {}):
                 path = artifact_path(folder, name, url)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 saved.append(_download(client, url, path, state))
     if state.json:
         print_raw(body)
