@@ -124,3 +124,23 @@ def test_downloaded_views_folder_is_private(daemon: Daemon, sample: Sample, tmp_
     folder = tmp_path / "v_views"
     assert (folder / "front.png").stat().st_size > 0
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_bad_command_line_is_one_error_line(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not looked at")
+    cases = [
+        (["jobs", "create", str(photo), str(photo), "-d", "ten"], "'--duration' / '-d'"),
+        (["jobs", "create", "missing.jpg", str(photo)], "file 'missing.jpg' does not exist"),
+        (["jobs", "create", str(photo)], "Missing argument 'VIDEO'"),
+        (["--bogus", "jobs", "list"], "No such option: --bogus"),
+        (["jobs", "bogus"], "No such command 'bogus'"),
+    ]
+    for args, detail in cases:
+        result = run_facedub(*args)
+        assert result.code == 2, (args, result.stderr)
+        line = one_error_line(result, "usage_error")
+        assert detail in line and line.endswith(" -h`)"), line
+    bare = run_facedub("jobs")
+    assert bare.code == 2
+    assert "Commands:" in bare.stdout + bare.stderr
