@@ -4,14 +4,16 @@ Per case: whole-run fps (frames / wall time of the run, model loading and checks
 included), generating fps (frames / the generating_video stage), ms per frame per step,
 peak RSS of the run's process, and the ratio of the video stages (generating_video +
 encoding) to a bare ffmpeg decode + encode of the same clip with the same encoder
-settings, timed in the same run. Cases: 640x360 for 10 s; the same scaled and
-centre-cropped to 720x1280; and the clip looped to 30 s with -stream_loop, whose peak RSS
-is compared with a 5 s run. Quick mode: one 2 s pass at 640x360."""
+settings, timed in the same run (the median of one run before and two after). Cases:
+640x360 for 10 s; the same scaled and centre-cropped to 720x1280; and the clip looped to
+30 s with -stream_loop, whose peak RSS is compared with a 5 s run. Quick mode: one 2 s
+pass at 640x360."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -103,9 +105,13 @@ def run_child(clip: Path, seconds: int, out_dir: Path) -> dict[str, Any]:
     return body
 
 
-def measure(case: Case) -> Measured:
+def measure(case: Case, baseline_runs: int) -> Measured:
+    """The pipeline run with bare-ffmpeg runs before and after it; the baseline is their
+    median, so one busy moment on a shared machine does not make the ratio."""
+    bases = [baseline_s(case.clip, case.seconds)]
     body = run_child(case.clip, case.seconds, case.folder)
-    base = baseline_s(case.clip, case.seconds)
+    bases += [baseline_s(case.clip, case.seconds) for _ in range(baseline_runs - 1)]
+    base = statistics.median(bases)
     result = body["result"]
     timings = result["timings_ms"]
     return Measured(
@@ -156,7 +162,7 @@ def cases(quick: bool) -> list[Case]:
 
 def run(quick: bool) -> str:
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = [measure(case) for case in cases(quick)]
+    rows = [measure(case, 1 if quick else 3) for case in cases(quick)]
     text = table(rows) + f"\n\nprovider: {rows[0].provider}"
     by_name = {m.case.name: m for m in rows}
     if "640x360 looped, 30 s" in by_name:

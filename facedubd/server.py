@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from facedubd.api.app import create_app
 from facedubd.api.auth import PEER_UID_KEY
@@ -64,21 +64,26 @@ def peer_uid(sock: Any) -> int | None:
     return int(uid)
 
 
-class PeerAwareH11(H11Protocol):
-    """uvicorn's h11 protocol that tells the app who is on the other end of a Unix socket."""
+def _attach_peer(protocol: Any, transport: asyncio.Transport) -> None:
+    """Wrap the protocol's app so each request's scope names the socket peer's uid."""
+    uid = peer_uid(transport.get_extra_info("socket"))
+    if uid is None:
+        return
+    inner: ASGIApp = protocol.app
+
+    async def with_peer(scope: Scope, receive: Any, send: Any) -> None:
+        scope[PEER_UID_KEY] = uid
+        await inner(scope, receive, send)
+
+    protocol.app = with_peer
+
+
+class PeerAwareHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol that tells the app who is on a Unix socket's other end."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        uid = peer_uid(transport.get_extra_info("socket"))
-        if uid is None:
-            return
-        inner: ASGIApp = self.app
-
-        async def with_peer(scope: Scope, receive: Any, send: Any) -> None:
-            scope[PEER_UID_KEY] = uid
-            await inner(scope, receive, send)
-
-        self.app = with_peer
+        _attach_peer(self, transport)
 
 
 class DaemonServer(uvicorn.Server):
@@ -203,7 +208,7 @@ async def run_daemon(options: ServeOptions, sockets: list[socket.socket], sock_p
     ).start()
     config = uvicorn.Config(
         create_app(state),
-        http=PeerAwareH11,
+        http=PeerAwareHttpTools,
         lifespan="off",
         log_level="warning",
         access_log=False,

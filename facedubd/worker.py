@@ -306,7 +306,7 @@ class Worker:
     async def sweep_once(self) -> int:
         """Delete outputs past `output_retention_days`; prune old idempotency records."""
         now = _now()
-        before = now - int(self.settings.output_retention_days * 86400)
+        before = now - round(self.settings.output_retention_days * 86400)
         swept = 0
         for job in await self.store.expired_outputs(before):
             shutil.rmtree(self.jobs_dir / job.id, ignore_errors=True)
@@ -316,12 +316,14 @@ class Worker:
         return swept
 
     async def _sweeper(self) -> None:
+        retention_s = self.settings.output_retention_days * 86400
+        every = min(SWEEP_EVERY_S, max(1.0, retention_s / 4))
         while not self._stopping:
             try:
                 await self.sweep_once()
             except Exception as error:
                 log.error("retention sweep failed: %s", type(error).__name__)
-            await asyncio.sleep(SWEEP_EVERY_S)
+            await asyncio.sleep(every)
 
 
 def _now() -> int:

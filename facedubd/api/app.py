@@ -60,7 +60,7 @@ def create_app(state: AppState) -> FastAPI:
     )
     app.state.facedubd = state
     problems.install(app)
-    for module in (meta, jobs, keys, account, files):
+    for module in (jobs, meta, keys, account, files):  # the busiest routes match first
         app.include_router(module.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

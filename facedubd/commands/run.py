@@ -2,7 +2,7 @@
 
 Stages show as they pass on stdout (a Rich progress bar on a terminal, plain lines
 otherwise), then a summary; `--json` prints only the RunResult object. A failure is one
-stderr line `error: <code>: <sentence>` and exit 2 for a refused input, 1 otherwise;
+stderr line `error: <code>: <sentence>` and exit 2 for a refused input or argument, 1 otherwise;
 FACEDUB_DEBUG=1 shows the traceback instead."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facedubd.errors import Cancelled, FacedubError, InputError, PipelineError
+from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest, PipelineError
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
 INPUT_ERROR_EXIT = 2
@@ -57,7 +57,8 @@ def _fail(exc: BaseException) -> NoReturn:
         raise exc
     if isinstance(exc, FacedubError):
         code, message = exc.code, exc.message
-        status = INPUT_ERROR_EXIT if isinstance(exc, InputError) else FAILURE_EXIT
+        refused = isinstance(exc, InputError | InvalidRequest)
+        status = INPUT_ERROR_EXIT if refused else FAILURE_EXIT
     else:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
@@ -87,7 +88,7 @@ def _rich_events() -> Iterator[Callable[[str, float], None]]:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), transient=False
     ) as bar:
-        task = bar.add_task(STAGE_LABELS["preparing"], total=1.0)
+        task = bar.add_task(f"[1/{len(shown)}] {STAGE_LABELS['preparing']}", total=1.0)
         current = {"stage": "preparing"}
 
         def on_event(stage: str, progress: float) -> None:
@@ -185,6 +186,8 @@ def run(
         seconds = validate_duration(duration)
     except FacedubError as exc:
         _fail(exc)
+    if output.is_dir():
+        _fail(InvalidRequest("-o must name the video file to write, not a folder."))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700

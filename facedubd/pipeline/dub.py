@@ -51,8 +51,13 @@ TEXTURE_MARGIN = 1.0
 VIEW_SIZE = 512
 #: The share of the reference's expression change kept away from the mouth and eyes.
 EXPRESSION_FLOOR = 0.4
-#: Lip gap over mouth width above which the reference's mouth interior is shown.
+#: Faces at least this many pixels across get their warp maps at half resolution.
+HALF_RES_MAPS_PX = 96
+#: Lip gap over mouth width above which the reference's mouth interior is shown,
+#: and the gap from which it is shown fully (in between it fades in: a barely parted
+#: mouth's "interior" is mostly the reference's own lips).
 MOUTH_OPEN = 0.0
+MOUTH_SHOWN = 0.08
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.4
 #: The turned views are rendered this much further than asked: a single photo has no
@@ -497,23 +502,50 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             character.topology.triangles,
             frame_rgb.shape[:2],
             box=box,
+            map_step=2 if min(x1 - x0, y1 - y0) >= HALF_RES_MAPS_PX else 1,
         )
         mouth = _mouth_interior(character, frame_rgb, raw, target, box)
     patch_shape = (y1 - y0, x1 - x0)
     with state.timed("mask"):
         alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=(x0, y0))
-        alpha *= face.coverage | mouth.coverage
+        covered = face.coverage.copy()
+        mouth_here = np.zeros_like(covered)
+        if mouth is not None:
+            mx, my = mouth.origin[0] - x0, mouth.origin[1] - y0
+            mh, mw = mouth.coverage.shape
+            mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
+            covered |= mouth_here
+        alpha *= covered
         region = frame_rgb[y0:y1, x0:x1]
         ref_hull = blend.polygon_mask(
             patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), (x0, y0)
         )
-        stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth.coverage
+        stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth_here
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, np.ascontiguousarray(region))
-        recoloured[mouth.coverage] = mouth.image[mouth.coverage]
+        recoloured = _lay_mouth(recoloured, mouth, (x0, y0), lm.mouth_opening(raw))
     with state.timed("blend"):
         out = blend.paste(frame_rgb, recoloured, alpha, (x0, y0))
     return out
+
+
+def _lay_mouth(
+    face: Image, mouth: geometry.Warped | None, origin: tuple[int, int], opening: float
+) -> Image:
+    """The face layer (at `origin`) with the reference's mouth interior laid in, its
+    edge softened by a pixel and its opacity rising with the mouth's opening."""
+    strength = float(np.clip((opening - MOUTH_OPEN) / (MOUTH_SHOWN - MOUTH_OPEN), 0.0, 1.0))
+    if mouth is None or strength <= 0.0 or not mouth.coverage.any():
+        return face
+    x = mouth.origin[0] - origin[0]
+    y = mouth.origin[1] - origin[1]
+    h, w = mouth.coverage.shape
+    weight = cv2.blur(mouth.coverage.astype(np.float32), (3, 3)) * mouth.coverage * strength
+    region = face[y : y + h, x : x + w]
+    face[y : y + h, x : x + w] = blend.alpha_blend(
+        region, mouth.image, np.asarray(weight, dtype=np.float32)
+    )
+    return face
 
 
 def _mouth_interior(
@@ -522,31 +554,26 @@ def _mouth_interior(
     ref: Points,
     target: Points,
     box: tuple[int, int, int, int],
-) -> geometry.Warped:
+) -> geometry.Warped | None:
     """The reference's own mouth interior (teeth, tongue) warped into the target's lip
-    opening, as a layer the size of `box`; empty while the mouth is (nearly) shut, when
-    the opening would only hold the reference's lips."""
+    opening, in its own small box inside `box`; None while the mouth is shut."""
+    if lm.mouth_opening(ref) <= MOUTH_OPEN:
+        return None
     loop = list(character.topology.mouth.loop)
     x0, y0, x1, y1 = box
-    image = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
-    coverage = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    if lm.mouth_opening(ref) <= MOUTH_OPEN:
-        return geometry.Warped(image, coverage, (x0, y0))
     mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
     mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
-    if mx1 > mx0 and my1 > my0:
-        inner = geometry.piecewise_affine(
-            frame_rgb,
-            ref,
-            target,
-            character.topology.mouth_triangles,
-            frame_rgb.shape[:2],
-            cull=False,
-            box=(mx0, my0, mx1, my1),
-        )
-        image[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] = inner.image
-        coverage[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] = inner.coverage
-    return geometry.Warped(image, coverage, (x0, y0))
+    if mx1 <= mx0 or my1 <= my0:
+        return None
+    return geometry.piecewise_affine(
+        frame_rgb,
+        ref,
+        target,
+        character.topology.mouth_triangles,
+        frame_rgb.shape[:2],
+        cull=False,
+        box=(mx0, my0, mx1, my1),
+    )
 
 
 class Dubber:

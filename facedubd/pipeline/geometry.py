@@ -246,12 +246,16 @@ def piecewise_affine(
     *,
     cull: bool = True,
     box: tuple[int, int, int, int] | None = None,
+    map_step: int = 1,
 ) -> Warped:
     """Move `texture` (whose mesh is `src`) so that its mesh lands on `dst`.
 
     One id map (which triangle covers which pixel, z-ordered, back faces culled) and
     one `cv2.remap` for the whole face: much cheaper than a warpAffine per triangle,
     and seamless because neighbouring affine maps agree on their shared edge.
+    With `map_step` 2 the id map and the sampling maps are made at half resolution
+    and enlarged (the piecewise-affine map is continuous, so little is lost); the
+    texture is still sampled at full resolution.
     """
     x0, y0, x1, y1 = box or warp_box(dst, frame_shape)
     h, w = y1 - y0, x1 - x0
@@ -260,22 +264,45 @@ def piecewise_affine(
         empty = np.zeros((max(h, 0), max(w, 0), *channels), dtype=texture.dtype)
         return Warped(empty, np.zeros((max(h, 0), max(w, 0)), dtype=bool), (x0, y0))
     tri = np.asarray(triangles)
-    order = paint_order(dst, tri, cull)
-    ids = rasterise_ids(dst, tri, (h, w), (x0, y0), order)
+    d = np.asarray(dst, dtype=np.float64)
+    step = max(int(map_step), 1)
+    hl, wl = -(-h // step), -(-w // step)
+    offset = (step - 1) / 2.0  # a low-resolution pixel's centre, in full-resolution pixels
+    low = d.copy()
+    low[:, :2] = (d[:, :2] - [x0 + offset, y0 + offset]) / step
+    ids = rasterise_ids(low, tri, (hl, wl), (0, 0), paint_order(d, tri, cull))
     maps = affine_maps(src, dst, tri)
     covered = ids >= 0
-    # One gather of the six coefficients per pixel (cheaper than six gathers).
-    coef = np.concatenate(
-        [maps.reshape(len(tri), 6).astype(np.float32), np.zeros((1, 6), np.float32)]
-    )
-    per_pixel = coef[ids]  # id -1 picks the zero row
-    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    # Uncovered pixels take one affine fit of the whole mesh: smooth next to the face,
+    # so enlarging the maps does not smear a sentinel into the border.
+    whole = _global_affine(src, d)
+    coef = np.concatenate([maps.reshape(len(tri), 6), whole.reshape(1, 6)]).astype(np.float32)
+    per_pixel = coef[ids]  # id -1 picks the whole-mesh row
+    xs = (x0 + offset + step * np.arange(wl, dtype=np.float32))[None, :]
+    ys = (y0 + offset + step * np.arange(hl, dtype=np.float32))[:, None]
     map_x = per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 2]
     map_y = per_pixel[..., 3] * xs + per_pixel[..., 4] * ys + per_pixel[..., 5]
-    # Uncovered pixels sample far outside the texture (BORDER_CONSTANT: black).
-    map_x[~covered] = -1e4
-    image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    if step > 1:
+        size = (wl * step, hl * step)
+        map_x = np.asarray(cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
+        map_y = np.asarray(cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
+        covered = np.repeat(np.repeat(covered, step, axis=0), step, axis=1)[:h, :w]
+    image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if image.ndim == 2 and texture.ndim == 3:
         image = image[..., None]
     return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
+
+
+def _global_affine(src: npt.ArrayLike, dst: npt.ArrayLike) -> FloatArray:
+    """The least-squares 2x3 affine map taking dst points to src points (the points
+    both arrays have; one may carry extra vertices the triangles do not use)."""
+    n = min(len(src), len(dst))  # type: ignore[arg-type]
+    s = np.asarray(src, dtype=np.float64)[:n, :2]
+    d = np.asarray(dst, dtype=np.float64)[:n, :2]
+    design = np.column_stack([d, np.ones(len(d))])
+    solution, *_ = np.linalg.lstsq(design, s, rcond=None)
+    return np.asarray(solution.T, dtype=np.float64)

@@ -141,7 +141,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB: alpha over white; CMYK, grey, palette, 16-bit and float converted."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         values = np.asarray(image, dtype=np.float32)
-        scale = 257.0 if values.max(initial=0) > 255 else 1.0
+        sixteen_bit = image.mode.startswith("I;16") or values.max(initial=0) > 255
+        scale = 257.0 if sixteen_bit else 1.0
         grey = np.clip(values / scale + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(grey).convert("RGB")
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 from typing import Any
@@ -79,9 +80,13 @@ class IdempotencyRecord:
     created_at: int
 
 
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _pick(cls: type, row: sqlite3.Row, **overrides: Any) -> Any:
-    names = [f.name for f in dataclasses.fields(cls)]
-    values = {name: row[name] for name in names if name not in overrides}
+    values = {name: row[name] for name in _names(cls) if name not in overrides}
     return cls(**values, **overrides)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from PIL import Image
 
 from tests.harness import Daemon
 
@@ -393,6 +395,23 @@ def test_stream_tokens_and_sse(
         assert [e["status"] for e in events] == ["queued", "failed"]
         assert events[-1]["error_code"] == "cancelled"
         assert set(events[0]) == set(JOB_FIELDS)
+        assert resumed(api_daemon, url, scoped, "0") == ["failed"]
+        assert resumed(api_daemon, url, scoped, last_id(api_daemon, url, scoped)) == []
+
+
+def last_id(daemon: Daemon, url: str, token: str) -> str:
+    with httpx.stream("GET", daemon.url + url, params={"token": token}, timeout=30) as stream:
+        ids = [line[3:].strip() for line in stream.iter_lines() if line.startswith("id:")]
+    return ids[-1]
+
+
+def resumed(daemon: Daemon, url: str, token: str, last_event_id: str) -> list[str]:
+    """The statuses a stream sends to a client resuming after `last_event_id`."""
+    headers = {"Last-Event-ID": last_event_id}
+    params = {"token": token}
+    with httpx.stream("GET", daemon.url + url, params=params, headers=headers, timeout=30) as s:
+        lines = list(s.iter_lines())
+    return [json.loads(line[5:])["status"] for line in lines if line.startswith("data:")]
 
 
 def test_signed_file_urls_tampered_and_expired(api_daemon: Daemon) -> None:
@@ -409,3 +428,34 @@ def test_signed_file_urls_tampered_and_expired(api_daemon: Daemon) -> None:
         tampered = fresh.replace("0" * 12, "1" * 12)
         assert_problem(client.get(tampered), 403, "link_invalid")
         assert_problem(client.get(fresh.replace("expires=", "expires=9")), 403, "link_invalid")
+
+
+def _image_bytes(image: Image.Image, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, kind)
+    return buffer.getvalue()
+
+
+def test_photo_judged_by_content_and_face_too_small(
+    api_daemon: Daemon, media: dict[str, bytes]
+) -> None:
+    _, ivy = api_daemon.create_user("ivy@example.com")
+    portrait = Image.open(io.BytesIO(media["grace_hopper.jpg"])).convert("RGB")
+    webp = _image_bytes(portrait, "WEBP")
+    small = portrait.resize((128, 150))
+    canvas = Image.new("RGB", (640, 640), (128, 128, 128))
+    canvas.paste(small, (256, 245))
+    video = ("v.mp4", media["single_face.mp4"])
+    with api_daemon.client(ivy) as client:
+        as_text = {"character_photo": ("photo.txt", webp), "reference_video": video}
+        created = client.post("/jobs", files=as_text, data={"duration": "2"})
+        assert created.status_code == 200, created.text
+        client.post(f"/jobs/{created.json()['job_id']}/cancel")
+        far = {
+            "character_photo": ("far.png", _image_bytes(canvas, "PNG")),
+            "reference_video": video,
+        }
+        assert_problem(
+            client.post("/jobs", files=far, data={"duration": "2"}), 400, "face_too_small"
+        )
+        assert used(client) == 0

@@ -100,3 +100,13 @@ def test_help_names_every_option() -> None:
     )
     for option in ("--output", "-o", "--duration", "--device", "--json"):
         assert option in done.stdout
+
+
+def test_output_that_is_a_folder(tmp_path: Path) -> None:
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert "not a folder" in line

@@ -3,6 +3,7 @@ jobs left processing requeued once then failed, SIGTERM drains, cancel stops the
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -141,3 +142,24 @@ def test_cancel_stops_the_running_child(daemon: Daemon, sample: Callable[[str], 
     assert pipeline_children(daemon.proc.pid) == []
     assert credits_used(daemon, key) == 0
     assert job(daemon, key, job_id)["status"] == "failed"
+
+
+def test_a_crashed_child_fails_the_job_with_a_refund(
+    daemon: Daemon, sample: Callable[[str], Path]
+) -> None:
+    daemon.start()
+    daemon.wait_models()
+    _, key = daemon.create_user("crashkid@example.com")
+    job_id = submit(daemon, key, sample)
+    wait_for(daemon, key, job_id, "processing")
+    assert daemon.proc is not None
+    deadline = time.monotonic() + 30
+    while not pipeline_children(daemon.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for child in pipeline_children(daemon.proc.pid):
+        os.kill(child, signal.SIGKILL)
+    wait_for(daemon, key, job_id, "failed", timeout=30)
+    failed = job(daemon, key, job_id)
+    assert failed["error_code"] == "pipeline_crashed" and "unexpectedly" in failed["error"]
+    assert credits_used(daemon, key) == 0
+    assert httpx.get(daemon.url + "/healthz").status_code == 200

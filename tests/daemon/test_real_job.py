@@ -40,11 +40,12 @@ def submit(daemon: Daemon, key: str, sample: Callable[[str], Path]) -> str:
     return job_id
 
 
-def watch(daemon: Daemon, key: str, job_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+def watch(daemon: Daemon, key: str, job_id: str) -> tuple[list[dict[str, Any]], list[str], int]:
     with daemon.client(key) as client:
         token = client.post("/auth/token", json={"job_id": job_id}).json()["token"]
     events: list[dict[str, Any]] = []
     ids: list[str] = []
+    comments = 0
     url = f"{daemon.url}/jobs/{job_id}/stream"
     with httpx.stream("GET", url, params={"token": token}, timeout=600) as stream:
         for line in stream.iter_lines():
@@ -52,7 +53,9 @@ def watch(daemon: Daemon, key: str, job_id: str) -> tuple[list[dict[str, Any]], 
                 ids.append(line[3:].strip())
             elif line.startswith("data:"):
                 events.append(json.loads(line[5:]))
-    return events, ids
+            elif line.startswith(":"):
+                comments += 1
+    return events, ids, comments
 
 
 def ffprobe(data: bytes, tmp: Path) -> dict[str, Any]:
@@ -73,8 +76,9 @@ def test_real_job_completes_over_sse_and_downloads(
 ) -> None:
     _, key = daemon.create_user("real@example.com")
     job_id = submit(daemon, key, sample)
-    events, ids = watch(daemon, key, job_id)
+    events, ids, keepalives = watch(daemon, key, job_id)
     assert events[-1]["status"] == "completed", events[-1]
+    assert keepalives >= 1  # sse_keepalive_s is 1 here; the job takes several seconds
     assert [int(i) for i in ids] == sorted(int(i) for i in ids)
     stages = [e["stage"] for e in events]
     assert stages == sorted(stages, key=STAGES.index)

@@ -350,3 +350,12 @@ def test_unicode_and_spaces_in_file_names(tmp_path: Path, models: FaceModels) ->
     checked = inputs.check_inputs(photo, video, 2, models)
     assert checked.photo.rgb.shape == (600, 512, 3)
     assert checked.video.info.rate == 30
+
+
+def test_dark_16_bit_photo_is_scaled_as_16_bit(tmp_path: Path, models: FaceModels) -> None:
+    grey = np.asarray(Image.open(sample_path("grace_hopper.jpg")).convert("L"), np.uint16)
+    dark = grey // 4  # every value under 64 of 65535: nearly black as 16-bit
+    path = tmp_path / "dark16.png"
+    Image.fromarray(dark).save(path)  # uint16: saved as a 16-bit PNG
+    rgb, _ = inputs.load_photo(path)
+    assert int(rgb.max()) == 0  # < 64/65535 of full scale rounds to black, not to grey

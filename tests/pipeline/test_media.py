@@ -295,3 +295,16 @@ def test_picture_ending_before_its_audio_is_padded_with_its_last_frame(tmp_path:
     assert len(frames) == 50
     assert all(np.array_equal(frames[-1], frame) for frame in frames[40:])
     assert not np.array_equal(frames[38], frames[39])  # testsrc2 moves until the picture ends
+
+
+def test_container_that_does_not_match_its_extension(tmp_path: Path) -> None:
+    webm_named_mp4 = tmp_path / "really_webm.mp4"
+    clips.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=0.4"),
+        *("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-f", "webm"),
+        str(webm_named_mp4),
+    )
+    info = probe(webm_named_mp4)
+    assert info.codec == "vp9"
+    frames, _ = decode_all(webm_named_mp4, 0.4)
+    assert len(frames) == 10

@@ -1,0 +1,79 @@
+"""Admin commands on a real data dir, and the retention sweep on a real store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from facedubd.settings import DaemonSettings
+from facedubd.store import NewJob, SqliteStore
+from facedubd.worker import Worker
+from tests.harness import FACEDUBD
+
+
+def admin(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FACEDUBD_DATA_DIR": str(data)}
+    return subprocess.run([FACEDUBD, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_admin_commands(tmp_path: Path) -> None:
+    made = admin(tmp_path, "users", "create", "ann@example.com", "--credits-limit", "9", "--json")
+    assert made.returncode == 0, made.stderr
+    body = json.loads(made.stdout)
+    assert set(body) == {"id", "email", "plan", "api_key"} and body["plan"] == "agency"
+    assert body["api_key"].startswith("fdb_")
+    human = admin(tmp_path, "users", "create", "ben@example.com", "--plan", "pro")
+    assert "API key (shown once): fdb_" in human.stdout
+    dup = admin(tmp_path, "users", "create", "ann@example.com")
+    assert dup.returncode == 1 and dup.stderr.startswith("error: invalid_request:")
+    for args in (
+        ("users", "suspend", "ann@example.com"),
+        ("users", "set-overage", "ann@example.com", "off"),
+        ("users", "grant", "ann@example.com", "4"),
+        ("users", "set-plan", "ann@example.com", "starter"),
+    ):
+        assert admin(tmp_path, *args).returncode == 0, args
+    listed = {u["email"]: u for u in json.loads(admin(tmp_path, "users", "list", "--json").stdout)}
+    ann = listed["ann@example.com"]
+    assert (ann["suspended"], ann["overage"], ann["bonus_credits"], ann["plan"]) == (
+        True,
+        False,
+        4,
+        "starter",
+    )
+    assert ann["credits_limit"] == 9 and listed["ben@example.com"]["plan"] == "pro"
+    assert admin(tmp_path, "users", "set-plan", "ann@example.com", "gold").returncode == 1
+    assert admin(tmp_path, "users", "set-overage", "ann@example.com", "maybe").returncode == 1
+    missing = admin(tmp_path, "users", "suspend", "nobody@example.com")
+    assert missing.returncode == 4 and "nobody@example.com" in missing.stderr
+    key = admin(tmp_path, "keys", "create", "--user", "ben@example.com", "ci", "--json")
+    assert json.loads(key.stdout)["key"].startswith("fdb_")
+    assert admin(tmp_path, "users", "purge", "ben@example.com").returncode == 0
+    emails = [u["email"] for u in json.loads(admin(tmp_path, "users", "list", "--json").stdout)]
+    assert emails == ["ann@example.com"]
+    assert (tmp_path / "facedubd.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_retention_sweep_removes_old_outputs(tmp_path: Path) -> None:
+    async def go() -> tuple[int, bool, bool]:
+        store = await SqliteStore.open(tmp_path / "db")
+        user = await store.create_user("a@example.com", "agency", 150)
+        job = NewJob("a" * 12, user.id, 2, 1, 2, 0, 1_000)
+        await store.create_job(job, lambda j: {})
+        await store.claim_next_job(1_000)
+        await store.complete_job(job.id, ["preview.jpg"], 1_000)
+        out = tmp_path / "jobs" / job.id / "out"
+        out.mkdir(parents=True)
+        (out / "output.mp4").write_bytes(b"x")
+        worker = Worker(store, DaemonSettings(), tmp_path / "jobs", lambda _: None)
+        swept = await worker.sweep_once()
+        again = await worker.sweep_once()
+        row = await store.job_by_id(job.id)
+        await store.close()
+        assert row is not None
+        return swept + again, row.files_swept, out.exists()
+
+    assert asyncio.run(go()) == (1, True, False)
