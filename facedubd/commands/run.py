@@ -179,9 +179,6 @@ def run(
     from facedubd.pipeline.inputs import validate_duration
 
     output = output.expanduser().resolve()
-    if output.is_dir():
-        sys.stderr.write(f"error: invalid_request: {output} is a folder: name the MP4 to write.\n")
-        raise typer.Exit(INPUT_ERROR_EXIT)
     try:
         seconds = validate_duration(duration)
     except FacedubError as exc:

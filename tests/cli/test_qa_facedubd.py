@@ -1,16 +1,12 @@
-"""Defects a new user met in `facedubd` (QA pass): help texts that lost their defaults
-to Rich markup, and `run -o FOLDER`, which ran the whole job before failing."""
+"""A defect a new user met in `facedubd` (QA pass): help texts that lost their defaults
+to Rich markup."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
-from pathlib import Path
 
 from tests.cli.harness import FACEDUBD, ROOT
-
-Sample = Callable[[str], Path]
 
 
 def facedubd(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,14 +30,3 @@ def test_help_keeps_its_defaults_and_env_names() -> None:
     create = facedubd("users", "create", "--help")
     assert "(default: setting default_credits_limit)" in create.stdout
     assert " ." not in create.stdout
-
-
-def test_run_refuses_a_folder_as_output_before_working(sample: Sample, tmp_path: Path) -> None:
-    photo, video = sample("grace_hopper.jpg"), sample("single_face.mp4")
-    done = facedubd("run", str(photo), str(video), "-o", str(tmp_path), "--duration", "1")
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr == (
-        f"error: invalid_request: {tmp_path.resolve()} is a folder: name the MP4 to write.\n"
-    )
-    assert list(tmp_path.iterdir()) == []
