@@ -54,6 +54,12 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
         raise typer.Exit(130) from None
 
 
+def check_output(output: Path | None) -> None:
+    """Refuse `-o FOLDER` before anything is uploaded, charged or downloaded."""
+    if output is not None and output.is_dir():
+        raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
+
+
 def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
     with byte_progress(f"download {dest.name}", state.show_progress) as progress:
         return client.download(url, dest, on_progress=progress)
@@ -117,6 +123,7 @@ def create(
     With --wait (or -o): follow it live, download the video when done, exit 6 if it fails.
     """
     state = get_state(ctx)
+    check_output(output)
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -248,6 +255,7 @@ def download(
 ) -> None:
     """Download a completed job's video (and with --views its views and preview)."""
     state = get_state(ctx)
+    check_output(output)
     target = output or Path(f"{job_id}.mp4")
     with state.client() as client:
         job = client.get_job(job_id)

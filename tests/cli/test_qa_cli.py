@@ -144,3 +144,24 @@ def test_a_bad_command_line_is_one_error_line(tmp_path: Path) -> None:
     bare = run_facedub("jobs")
     assert bare.code == 2
     assert "Commands:" in bare.stdout + bare.stderr
+
+
+def test_output_naming_a_folder_is_refused_before_any_upload(
+    daemon: Daemon, sample: Sample, tmp_path: Path
+) -> None:
+    photo, video = sample("grace_hopper.jpg"), sample("single_face.mp4")
+    env = {"FACEDUB_API_KEY": daemon.create_user("folder@example.com")}
+    made = run_facedub(
+        "jobs", "create", str(photo), str(video), "-d", "1", "-o", str(tmp_path),
+        daemon=daemon, env=env,
+    )  # fmt: skip
+    assert made.code == 2
+    line = one_error_line(made, "usage_error")
+    assert line == f"error: usage_error: -o {tmp_path} is a folder: name the video file to write"
+    listed = run_facedub("--json", "jobs", "list", daemon=daemon, env=env)
+    assert (listed.code, listed.stdout) == (0, "[]\n")
+
+    got = run_facedub("jobs", "download", "0123456789ab", "-o", str(tmp_path), daemon=daemon)
+    assert got.code == 2
+    one_error_line(got, "usage_error")
+    assert list(tmp_path.iterdir()) == []
