@@ -165,3 +165,14 @@ def test_output_naming_a_folder_is_refused_before_any_upload(
     assert got.code == 2
     one_error_line(got, "usage_error")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_login_with_a_wrong_key_says_it_was_refused(daemon: Daemon) -> None:
+    env = {"FACEDUB_API_URL": daemon.url}
+    result = run_facedub("auth", "login", "--with-key-stdin", stdin="fdb_wrong\n", env=env)
+    assert result.code == 3
+    line = one_error_line(result, "unauthorized")
+    assert line.endswith(f"({daemon.url} refused that key; nothing was stored)"), line
+    status = run_facedub("auth", "status", env=env)
+    assert status.code == 3
+    assert "no API key for profile local" in status.stderr
