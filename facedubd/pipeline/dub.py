@@ -141,6 +141,9 @@ class Character:
     origin: tuple[int, int]
     #: Pose-free y above which the photo shows hair, not skin (the mask stops there).
     forehead_y: float
+    #: The same crop with the photo's own mouth (teeth, lips as photographed): the views
+    #: show the character as photographed; only the dub needs the mouth painted out.
+    portrait: Image
 
 
 def _mesh_points(mesh: Any) -> Points:
@@ -180,9 +183,11 @@ def character_from_points(photo_rgb: Image, points: Points, triangles: npt.Array
     y1 = min(int(hi[1] + margin) + 1, h)
     texture = np.ascontiguousarray(photo_rgb[y0:y1, x0:x1])
     local = points - np.array([x0, y0, 0.0])
-    texture = _paint_out_mouth(texture, local, topology)
+    portrait = texture
+    texture = _paint_out_mouth(portrait, local, topology)
     forehead = skin_top(texture, (x0, y0), shape, frame)
-    return Character(texture, local, topology, shape, lm.head_pose(points), (x0, y0), forehead)
+    pose = lm.head_pose(points)
+    return Character(texture, local, topology, shape, pose, (x0, y0), forehead, portrait)
 
 
 def _paint_out_mouth(texture: Image, mesh: Points, topology: Topology) -> Image:
@@ -297,10 +302,10 @@ def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
     shape = (VIEW_SIZE, VIEW_SIZE)
     box = (0, 0, VIEW_SIZE, VIEW_SIZE)
     back = geometry.piecewise_affine(
-        character.texture, scene, canvas_pts, outside, shape, cull=False, box=box
+        character.portrait, scene, canvas_pts, outside, shape, cull=False, box=box
     )
     face = geometry.piecewise_affine(
-        character.texture, scene, canvas_pts, character.topology.triangles, shape, box=box
+        character.portrait, scene, canvas_pts, character.topology.triangles, shape, box=box
     )
     canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
     canvas[back.coverage] = back.image[back.coverage]
