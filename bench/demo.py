@@ -8,6 +8,7 @@ ffprobe summary."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -69,6 +70,19 @@ def stop(daemon: subprocess.Popen[bytes]) -> None:
             daemon.wait()
 
 
+def download_views(sock: Path, output: Path, env: dict[str, str]) -> int:
+    """`facedub jobs download --views` of the newest job, as a user fetches the views."""
+    facedub = [str(BIN / "facedub"), "--socket", str(sock)]
+    listed = subprocess.run(
+        [*facedub, "--json", "jobs", "list", "--limit", "1"],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    job_id = json.loads(listed.stdout)[0]["id"]
+    print(f"$ facedub jobs download {job_id} --views -o {output}")
+    download = [*facedub, "--quiet", "jobs", "download", job_id, "--views", "-o", str(output)]
+    return subprocess.run(download, env=env, check=False).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.demo", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2 s instead of 5 s")
@@ -91,13 +105,17 @@ def main(argv: list[str] | None = None) -> int:
             ]  # fmt: skip
             print(f"$ facedub jobs create {PHOTO} {VIDEO} --duration {seconds} --wait -o {output}")
             code = subprocess.run(create, env=env, check=False).returncode
+            if code == 0:
+                code = download_views(sock, output, env)
         finally:
             stop(daemon)
     if code != 0:
         print(f"demo failed: facedub exited {code}", file=sys.stderr)
         return code
+    views = output.with_name(f"{output.stem}_views")
     print(f"video:   {output}")
     print(f"ffprobe: {ffprobe_line(output)}")
+    print(f"views:   {views}/ ({', '.join(sorted(p.name for p in views.rglob('*.*')))})")
     return 0
 
 

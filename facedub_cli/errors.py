@@ -27,6 +27,7 @@ EXIT_CODES: dict[str, int] = {
     "usage_error": 2,
     "models_loading": 1,
     "internal": 1,
+    "storage_full": 1,
     "io_error": 1,
     "timeout": 1,
     "connection_failed": 7,

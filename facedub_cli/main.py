@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer==0.29 vendors click
 from typer.core import TyperGroup
 
 from facedub_cli.commands import auth, config, jobs, keys, usage
@@ -45,18 +46,35 @@ def report(error: FaceDubError) -> None:
     sys.stderr.write(f"error: {error.code}: {error.message}\n")
 
 
+def usage_failure(error: UsageError) -> NoReturn:
+    """A bad command line, as one line like every other error (exit 2); `-h` still helps."""
+    if isinstance(error, NoArgsIsHelpError):
+        raise error
+    where = f" (see `{error.ctx.command_path} -h`)" if error.ctx is not None else ""
+    report(FaceDubError("usage_error", f"{error.format_message()}{where}"))
+    raise typer.Exit(2) from None
+
+
 class FacedubGroup(TyperGroup):
     """The root group: hoists global options and turns errors into one line and an exit code."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args))
+        try:
+            return super().parse_args(ctx, hoist_global_options(args))
+        except UsageError as error:
+            usage_failure(error)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as error:
+            usage_failure(error)
         except FaceDubError as error:
             if os.environ.get("FACEDUB_DEBUG") == "1":
                 traceback.print_exc()
+            hint = ctx.obj.auth_hint if isinstance(ctx.obj, AppState) else ""
+            if error.code == "unauthorized" and hint:
+                error = FaceDubError(error.code, f"{error.message} ({hint})", error.status)
             report(error)
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):

@@ -22,6 +22,8 @@ class AppState:
     profile: str | None = None
     api_url: str | None = None
     socket: str | None = None
+    # What to tell a person when the server answers 401 (set by `client()`).
+    auth_hint: str = ""
 
     @property
     def show_progress(self) -> bool:
@@ -46,6 +48,7 @@ class AppState:
         elif api_key is None:
             stored = load_key(target.profile)
             api_key = stored.key if stored else None
+            self.auth_hint = unauthorized_hint(target.profile, stored.where if stored else None)
         quiet = self.quiet
         return FaceDubClient(
             target.api_url,
@@ -54,6 +57,16 @@ class AppState:
             max_retries=retries_setting(),
             on_retry=None if quiet else (lambda message: note(f"note: {message}")),
         )
+
+
+def unauthorized_hint(profile: str, source: str | None) -> str:
+    """What to do when the server refuses the key `source` gave (None: no key at all)."""
+    login = f"`facedub --profile {profile} auth login`"
+    if source is None:
+        return f"no API key for profile {profile}: run {login} or set FACEDUB_API_KEY"
+    if source == "env":
+        return "the key in FACEDUB_API_KEY was refused"
+    return f"the key stored for profile {profile} was refused: run {login}"
 
 
 def retries_setting() -> int:

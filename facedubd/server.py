@@ -183,7 +183,10 @@ def _install_signals(server: DaemonServer, loop: asyncio.AbstractEventLoop) -> N
         loop.add_signal_handler(sig, on_signal)
 
 
-async def run_daemon(options: ServeOptions, sockets: list[socket.socket], sock_path: Path) -> None:
+async def run_daemon(
+    options: ServeOptions, unix_sock: socket.socket, tcp_sock: socket.socket, sock_path: Path
+) -> None:
+    sockets = [unix_sock, tcp_sock]
     settings = options.settings
     store = await open_store(options.data_dir / DB_NAME)
     await ensure_owner(store, settings)
@@ -197,6 +200,7 @@ async def run_daemon(options: ServeOptions, sockets: list[socket.socket], sock_p
         models=Models(),
         bus=bus,
         public_url=options.public_url,
+        tcp_url=tcp_base_url(tcp_sock),
         owner_uid=os.getuid(),
     )
     ensure_private_dir(state.jobs_dir())
@@ -241,6 +245,17 @@ def _remove_tree(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def tcp_base_url(tcp_sock: socket.socket) -> str:
+    """The URL of the bound TCP port, for links handed out over the Unix socket (whose
+    requests name no reachable host): a wildcard address becomes the loopback one."""
+    host, port = tcp_sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
 def serve(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.umask(0o077)  # the database, its WAL and every job file: 0600, whoever creates them
@@ -255,7 +270,7 @@ def serve(options: ServeOptions) -> int:
         raise
     bound = os.stat(sock_path).st_ino
     try:
-        asyncio.run(run_daemon(options, [unix_sock, tcp_sock], sock_path))
+        asyncio.run(run_daemon(options, unix_sock, tcp_sock, sock_path))
     finally:
         with contextlib.suppress(OSError):
             if os.stat(sock_path).st_ino == bound:

@@ -41,6 +41,7 @@ def login(
     state = get_state(ctx)
     key = _read_key(with_key_stdin)
     target = state.target()
+    state.auth_hint = f"{target.describe()} refused that key; nothing was stored"
     with state.client(api_key=key) as client:
         body = client.usage()
         raw = client.last_body

@@ -37,15 +37,27 @@ def _failure(job: dict[str, Any]) -> FaceDubError:
 
 
 def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool) -> dict[str, Any]:
-    """Wait for the job to end, showing progress; with `each_line`, print every update."""
-    with stage_progress(state.show_progress) as update:
+    """Wait for the job to end, showing progress; with `each_line`, print every update.
 
-        def on_update(job: dict[str, Any], raw: str) -> None:
-            update(job)
-            if each_line:
-                print_raw(raw)
+    Ctrl-C stops following, not the job: say so, and how to follow it again (exit 130)."""
+    try:
+        with stage_progress(state.show_progress) as update:
 
-        return client.wait_for_job(job_id, on_update)
+            def on_update(job: dict[str, Any], raw: str) -> None:
+                update(job)
+                if each_line:
+                    print_raw(raw)
+
+            return client.wait_for_job(job_id, on_update)
+    except KeyboardInterrupt:
+        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`")
+        raise typer.Exit(130) from None
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse `-o FOLDER` before anything is uploaded, charged or downloaded."""
+    if output is not None and output.is_dir():
+        raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
 
 
 def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
@@ -111,6 +123,7 @@ def create(
     With --wait (or -o): follow it live, download the video when done, exit 6 if it fails.
     """
     state = get_state(ctx)
+    check_output(output)
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -242,6 +255,7 @@ def download(
 ) -> None:
     """Download a completed job's video (and with --views its views and preview)."""
     state = get_state(ctx)
+    check_output(output)
     target = output or Path(f"{job_id}.mp4")
     with state.client() as client:
         job = client.get_job(job_id)
@@ -257,7 +271,7 @@ def download(
             folder = target.with_name(target.stem + "_views")
             for name, url in artifact_urls(job.get("artifacts") or {}):
                 path = artifact_path(folder, name, url)
-                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 saved.append(_download(client, url, path, state))
     if state.json:
         print_raw(body)

@@ -87,6 +87,8 @@ class AppState:
     bus: JobBus
     runner: JobRunner | None = None
     public_url: str | None = None
+    #: Base of file links for requests over the Unix socket: the TCP port's URL.
+    tcp_url: str | None = None
     owner_uid: int = -1
     key_touched: dict[str, int] = dataclasses.field(default_factory=dict)  # key id: unix s
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from facedubd.api.auth import PEER_UID_KEY
 from facedubd.api.schemas import JobCreated, JobOut
 from facedubd.api.security import sign_file_url
 from facedubd.api.state import AppState
@@ -17,7 +18,13 @@ OUTPUT_NAME = "output.mp4"
 
 
 def base_url(state: AppState, request: Request) -> str:
-    return state.public_url or str(request.base_url)
+    """--public-url, else for a request over the Unix socket the TCP port's URL (a link
+    to http://localhost/ would lead nowhere), else the request's own host."""
+    if state.public_url:
+        return state.public_url
+    if PEER_UID_KEY in request.scope and state.tcp_url:
+        return state.tcp_url
+    return str(request.base_url)
 
 
 def artifact_path(job_dir: Path, name: str) -> Path:

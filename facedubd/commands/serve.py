@@ -18,7 +18,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
     socket: Annotated[
         Path | None,
-        typer.Option("--socket", help="Unix socket path [default: <data dir>/run/facedubd.sock]."),
+        typer.Option("--socket", help="Unix socket path (default: <data dir>/run/facedubd.sock)."),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Jobs run at once (setting `workers`, default 1).")
@@ -29,14 +29,14 @@ def serve(
     public_url: Annotated[
         str | None,
         typer.Option(
-            "--public-url", help="Base of signed file URLs [default: the request's host]."
+            "--public-url", help="Base of signed file URLs (default: the request's host)."
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Settings file [default: <data dir>/facedubd.toml].")
+        Path | None, typer.Option(help="Settings file (default: <data dir>/facedubd.toml).")
     ] = None,
     data: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data dir [env: FACEDUBD_DATA_DIR].")
+        Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
     ] = None,
 ) -> None:
     """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain)."""

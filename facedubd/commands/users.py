@@ -27,7 +27,7 @@ users_app = typer.Typer(help="Manage accounts: create, list, suspend, plans, cre
 keys_app = typer.Typer(help="Manage API keys.")
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data dir [env: FACEDUBD_DATA_DIR].")
+    Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -101,7 +101,7 @@ def create(
     email: str,
     plan: Annotated[str, typer.Option(help="agency, pro or starter.")] = "agency",
     credits_limit: Annotated[
-        int | None, typer.Option(help="Monthly credits [default: setting default_credits_limit].")
+        int | None, typer.Option(help="Monthly credits (default: setting default_credits_limit).")
     ] = None,
     as_json: JsonFlag = False,
     data: DataDir = None,

@@ -11,10 +11,17 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
    the eye and mouth openings set explicitly (eyes: the character's opening scaled by
    the reference's blink ratio; mouth: the reference's gap scaled to the character's
    mouth width), then put back into the reference's head pose.
-4. The character's photo is warped onto the target mesh (one piecewise-affine remap),
-   the reference's own mouth interior is warped into the target's lip opening, colours
-   are matched to the reference (LAB statistics, smoothed over time), and the face is
-   blended in with a feathered mask.
+4. The reference frame itself is reshaped around the face: one piecewise-affine warp
+   over the mesh triangles plus a strip out to a ring of fixed anchors (just inside the
+   reference's face hull grown by RESHAPE_HULL) moves its jaw, cheeks and face outline
+   onto the target mesh, so the silhouette around the pasted face is the character's,
+   and nothing beyond the anchors changes.
+5. The character's photo is warped onto the target mesh (the same triangle-id map, a
+   second remap), the reference's own mouth interior is warped into the target's lip
+   opening, colours are matched to the reference (LAB statistics, smoothed over time),
+   and the face is blended over the reshaped frame with a feathered mask. As a
+   reference eye shuts, the face layer gives way over that eye to the reference's own
+   (reshaped) closed lids.
 """
 
 from __future__ import annotations
@@ -50,16 +57,28 @@ TEXTURE_MARGIN = 1.0
 #: Side of the rendered views, pixels.
 VIEW_SIZE = 512
 #: The share of the reference's expression change kept away from the mouth and eyes.
-EXPRESSION_FLOOR = 0.4
+EXPRESSION_FLOOR = 0.2
 #: Faces at least this many pixels across get their warp maps at half resolution.
 HALF_RES_MAPS_PX = 96
 #: Lip gap over mouth width above which the reference's mouth interior is shown,
 #: and the gap from which it is shown fully (in between it fades in: a barely parted
 #: mouth's "interior" is mostly the reference's own lips).
 MOUTH_OPEN = 0.0
-MOUTH_SHOWN = 0.08
+MOUTH_SHOWN = 0.03
+#: The reference frame itself is reshaped (its jaw, cheeks and face outline moved onto
+#: the character's) inside its face hull grown by this much: a ring of fixed anchors
+#: sits on that boundary, so the frame outside it is untouched.
+RESHAPE_HULL = 1.12
+#: A target outline point is kept within this share of the way to its anchor.
+RESHAPE_REACH = 0.92
 #: A reference eye this fraction as open as in the keyframe counts as shut.
-BLINK_FLOOR = 0.4
+BLINK_FLOOR = 0.55
+#: Below BLINK_SHOW_FROM of its keyframe opening, the reference's own eye shows through
+#: the face layer, fully at BLINK_SHOW_FULL; EYE_PATCH is that patch's size (ellipse
+#: axes) in eye widths (corner to corner).
+BLINK_SHOW_FROM = 0.9
+BLINK_SHOW_FULL = 0.7
+EYE_PATCH = (1.3, 0.78)
 #: The turned views are rendered this much further than asked: a single photo has no
 #: far cheek or ear to show, so the face reads as about 0.75 of its mesh rotation.
 VIEW_TURN_GAIN = 1.3
@@ -122,6 +141,9 @@ class Character:
     origin: tuple[int, int]
     #: Pose-free y above which the photo shows hair, not skin (the mask stops there).
     forehead_y: float
+    #: The same crop with the photo's own mouth (teeth, lips as photographed): the views
+    #: show the character as photographed; only the dub needs the mouth painted out.
+    portrait: Image
 
 
 def _mesh_points(mesh: Any) -> Points:
@@ -161,9 +183,11 @@ def character_from_points(photo_rgb: Image, points: Points, triangles: npt.Array
     y1 = min(int(hi[1] + margin) + 1, h)
     texture = np.ascontiguousarray(photo_rgb[y0:y1, x0:x1])
     local = points - np.array([x0, y0, 0.0])
-    texture = _paint_out_mouth(texture, local, topology)
+    portrait = texture
+    texture = _paint_out_mouth(portrait, local, topology)
     forehead = skin_top(texture, (x0, y0), shape, frame)
-    return Character(texture, local, topology, shape, lm.head_pose(points), (x0, y0), forehead)
+    pose = lm.head_pose(points)
+    return Character(texture, local, topology, shape, pose, (x0, y0), forehead, portrait)
 
 
 def _paint_out_mouth(texture: Image, mesh: Points, topology: Topology) -> Image:
@@ -278,10 +302,10 @@ def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
     shape = (VIEW_SIZE, VIEW_SIZE)
     box = (0, 0, VIEW_SIZE, VIEW_SIZE)
     back = geometry.piecewise_affine(
-        character.texture, scene, canvas_pts, outside, shape, cull=False, box=box
+        character.portrait, scene, canvas_pts, outside, shape, cull=False, box=box
     )
     face = geometry.piecewise_affine(
-        character.texture, scene, canvas_pts, character.topology.triangles, shape, box=box
+        character.portrait, scene, canvas_pts, character.topology.triangles, shape, box=box
     )
     canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
     canvas[back.coverage] = back.image[back.coverage]
@@ -371,23 +395,6 @@ def set_opening(
     return out
 
 
-def silhouette_scale(
-    character: Points, key: Points, outline: tuple[int, ...], top_y: float
-) -> float:
-    """How much to enlarge the character's face (pose-free, already placed on the
-    keyframe) so that its cheeks and jaw cover the reference's: where the reference's
-    outline stays visible outside the character's, it is the reference's silhouette that
-    a viewer (and a landmark model) sees. Scale is not identity; at most +12%."""
-    ids = [i for i in outline if character[i, 1] > top_y]
-    if len(ids) < 3:
-        return 1.0
-    centre = character[ids, :2].mean(axis=0)
-    ratio = np.linalg.norm(key[ids, :2] - centre, axis=1) / np.maximum(
-        np.linalg.norm(character[ids, :2] - centre, axis=1), 1e-6
-    )
-    return float(np.clip(np.percentile(ratio, 80), 1.0, 1.12))
-
-
 def expression_weights(free: Points, topology: Topology) -> Points:
     """How much of the reference's expression change each point takes: all of it
     around the mouth, eyes and brows, less on the cheeks, nose and jaw line, whose
@@ -414,6 +421,8 @@ class DubState:
     delta_weights: Points
     mesh_filter: OneEuroFilter
     colour: colour.SmoothedTransfer
+    #: The strip joining the outline to the reshape's anchors (built on first use).
+    ring: npt.NDArray[np.int32] | None = None
     timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
     frames: int = 0
 
@@ -424,14 +433,14 @@ class DubState:
         fit = geometry.procrustes(character.shape[key.rigid], key.free[key.rigid])
         placed = fit.apply(character.shape)
         top = float(fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1])
-        grow = silhouette_scale(placed, key.free, character.topology.outline, top)
-        centre = placed[key.rigid].mean(axis=0)
+        # The face keeps the character's own size: the reference's jaw and outline are
+        # moved onto the character's by the frame reshape (see `composite`).
         return cls(
             key=key,
-            character_free=centre + (placed - centre) * grow,
-            mask_top_y=centre[1] + (top - centre[1]) * grow,
+            character_free=placed,
+            mask_top_y=top,
             delta_weights=expression_weights(key.free, character.topology),
-            mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=2.0, beta=1.5),
+            mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=2.0, beta=5.0),
             colour=colour.SmoothedTransfer(alpha=0.2),
         )
 
@@ -481,52 +490,169 @@ def _mouth_width(free: Points) -> float:
     return float(np.linalg.norm(free[lm.MOUTH_LEFT, :2] - free[lm.MOUTH_RIGHT, :2]))
 
 
+def reshape_ring(ref: Points, target: Points, outline: tuple[int, ...]) -> tuple[Points, Points]:
+    """The anchors of the frame reshape and the target with its outline kept inside them.
+
+    Anchors lie where the rays from the reference hull's centre through its outline
+    points meet the hull grown by RESHAPE_HULL; a target outline point further out than
+    RESHAPE_REACH of its anchor is pulled in. Anchors get a depth behind the face, so
+    the ring is drawn first and the face over it."""
+    tight = geometry.grown_hull(ref, 1.0)
+    centre = tight.mean(axis=0)
+    hull = centre + (tight - centre) * RESHAPE_HULL
+    ids = list(outline)
+    anchors_xy = geometry.ray_hits(centre, ref[ids], hull)
+    reach = np.linalg.norm(anchors_xy - centre, axis=1) * RESHAPE_REACH
+    offset = target[ids, :2] - centre
+    dist = np.linalg.norm(offset, axis=1)
+    squeeze = np.minimum(1.0, reach / np.maximum(dist, 1e-9))
+    fitted = target.copy()
+    fitted[ids, :2] = centre + offset * squeeze[:, None]
+    depth = float(target[:, 2].max()) + _face_size(target)
+    anchors = np.column_stack([anchors_xy, np.full(len(ids), depth)])
+    return anchors, fitted
+
+
+def ring_triangles(first_anchor: int, outline: tuple[int, ...]) -> npt.NDArray[np.int32]:
+    """The strip of triangles between the outline (mesh indices) and its anchors
+    (indices `first_anchor` + i, one per outline point, in the same order)."""
+    k = len(outline)
+    tri = []
+    for i in range(k):
+        j = (i + 1) % k
+        tri.append((outline[i], outline[j], first_anchor + i))
+        tri.append((outline[j], first_anchor + j, first_anchor + i))
+    return np.asarray(tri, dtype=np.int32)
+
+
 def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState) -> Image:
     """The character's face on this frame, driven by `mesh` (the reference's)."""
     raw = _mesh_points(mesh)
     scale = max(lm.inter_ocular_distance(raw), 1.0)
+    topo = character.topology
     with state.timed("filter"):
         ref = state.mesh_filter(raw, scale=scale)
     with state.timed("target"):
         target, outline = target_mesh(character, state, ref, raw)
+        anchors, target = reshape_ring(raw, target, topo.outline)
+        n_face = len(topo.triangles)
+        dst = np.concatenate([target, anchors])
+        if state.ring is None:
+            state.ring = ring_triangles(len(target), topo.outline)
+        strip = geometry.orient(dst, state.ring)
+        triangles = np.concatenate([topo.triangles, strip])
     feather = max(2.0, 0.07 * scale)
-    box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
+    box = geometry.warp_box(dst, frame_rgb.shape[:2], pad=2)
     x0, y0, x1, y1 = box
     if x1 - x0 < 4 or y1 - y0 < 4:
         return frame_rgb
+    face_box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
+    step = 2 if min(face_box[2] - face_box[0], face_box[3] - face_box[1]) >= HALF_RES_MAPS_PX else 1
     with state.timed("warp"):
-        face = geometry.piecewise_affine(
-            character.texture,
-            character.mesh,
-            target,
-            character.topology.triangles,
-            frame_rgb.shape[:2],
-            box=box,
-            map_step=2 if min(x1 - x0, y1 - y0) >= HALF_RES_MAPS_PX else 1,
+        tmap = geometry.triangle_map(dst, triangles, box, map_step=step)
+        base = geometry.remap_mesh(
+            frame_rgb,
+            np.concatenate([raw, anchors]),
+            dst,
+            triangles,
+            tmap,
+            fallback=geometry.IDENTITY_AFFINE,
         )
-        mouth = _mouth_interior(character, frame_rgb, raw, target, box)
-    patch_shape = (y1 - y0, x1 - x0)
+        # Everything else happens in the face's own (smaller) box.
+        fmap = tmap.crop(face_box)
+        fx0, fy0, fx1, fy1 = fmap.box
+        face = geometry.remap_mesh(
+            character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
+        )
+        mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box)
+    patch_shape = (fy1 - fy0, fx1 - fx0)
+    origin = (fx0, fy0)
     with state.timed("mask"):
-        alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=(x0, y0))
+        alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=origin)
         covered = face.coverage.copy()
         mouth_here = np.zeros_like(covered)
         if mouth is not None:
-            mx, my = mouth.origin[0] - x0, mouth.origin[1] - y0
+            mx, my = mouth.origin[0] - fx0, mouth.origin[1] - fy0
             mh, mw = mouth.coverage.shape
             mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
             covered |= mouth_here
         alpha *= covered
-        region = frame_rgb[y0:y1, x0:x1]
+        _show_shut_eyes(alpha, target, raw, state.key.points, topo, origin)
+        region = np.ascontiguousarray(base.image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0])
         ref_hull = blend.polygon_mask(
-            patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), (x0, y0)
+            patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), origin
         )
         stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth_here
     with state.timed("colour"):
-        recoloured = state.colour(face.image, stats_mask, np.ascontiguousarray(region))
-        recoloured = _lay_mouth(recoloured, mouth, (x0, y0), lm.mouth_opening(raw))
+        recoloured = state.colour(face.image, stats_mask, region)
+        recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
     with state.timed("blend"):
-        out = blend.paste(frame_rgb, recoloured, alpha, (x0, y0))
+        out = frame_rgb.copy()
+        out[y0:y1, x0:x1] = base.image
+        out[fy0:fy1, fx0:fx1] = blend.alpha_blend(region, recoloured, alpha)
     return out
+
+
+def blink_strength(openness: float, key_openness: float) -> float:
+    """How shut an eye is, 0 (as open as in the keyframe, or at least BLINK_SHOW_FROM of
+    it) to 1 (BLINK_SHOW_FULL of it or less)."""
+    ratio = openness / max(key_openness, 1e-6)
+    return float(np.clip((BLINK_SHOW_FROM - ratio) / (BLINK_SHOW_FROM - BLINK_SHOW_FULL), 0, 1))
+
+
+def _show_shut_eyes(
+    alpha: npt.NDArray[np.float32],
+    target: Points,
+    ref: Points,
+    key: Points,
+    topology: Topology,
+    origin: tuple[int, int],
+) -> None:
+    """Lower the face layer's alpha (in place) over each eye as the reference's eye
+    shuts, so the reference's own closed lids, reshaped onto the target's eye, show
+    (a photo's open eye squeezed shut still reads as open)."""
+    shut = lm.eye_openness(ref)
+    open_key = lm.eye_openness(key)
+    for eye, now, then in zip((topology.right_eye, topology.left_eye), shut, open_key, strict=True):
+        strength = blink_strength(now, then)
+        if strength <= 0.0:
+            continue
+        loop = target[list(eye.loop), :2]
+        _give_way(alpha, loop, EYE_PATCH, strength, origin)
+
+
+def _give_way(
+    alpha: npt.NDArray[np.float32],
+    loop: Points,
+    patch: tuple[float, float],
+    strength: float,
+    origin: tuple[int, int],
+) -> None:
+    """Multiply alpha by (1 - strength) inside a soft ellipse around a hole's loop
+    (axes `patch` times the loop's corner-to-corner width, along its corner line)."""
+    centre = loop.mean(axis=0)
+    corners = loop[[int(np.argmin(loop[:, 0])), int(np.argmax(loop[:, 0]))]]
+    along = corners[1] - corners[0]
+    width = float(np.linalg.norm(along)) + 1e-6
+    angle = math.degrees(math.atan2(along[1], along[0]))
+    half = (0.5 * patch[0] * width, 0.5 * patch[1] * width)
+    reach = math.ceil(max(half)) + 2
+    cx, cy = centre - np.asarray(origin, dtype=np.float64)
+    h, w = alpha.shape
+    bx0, by0 = max(int(cx) - reach, 0), max(int(cy) - reach, 0)
+    bx1, by1 = min(int(cx) + reach + 1, w), min(int(cy) + reach + 1, h)
+    if bx1 <= bx0 or by1 <= by0:
+        return
+    mask = np.zeros((by1 - by0, bx1 - bx0), np.float32)
+    cv2.ellipse(
+        mask,
+        (round((cx - bx0) * 16), round((cy - by0) * 16)),
+        (round(half[0] * 16), round(half[1] * 16)),
+        angle, 0, 360, 1.0, -1, cv2.LINE_AA, 4,
+    )  # fmt: skip
+    soft = max(int(0.15 * width) | 1, 3)
+    mask = cv2.GaussianBlur(mask, (soft, soft), 0)
+    alpha[by0:by1, bx0:bx1] *= 1.0 - strength * mask
 
 
 def _lay_mouth(

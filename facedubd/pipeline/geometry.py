@@ -195,9 +195,10 @@ def rasterise_ids(
     tri = np.asarray(triangles)
     ids = np.full(shape, -1, dtype=np.int32)
     indices = np.arange(len(tri)) if order is None else np.asarray(order)
-    corners = fixed[tri]
-    for i in indices.tolist():
-        cv2.fillConvexPoly(ids, corners[i], int(i), cv2.LINE_8, _SHIFT)
+    fill = cv2.fillConvexPoly
+    # One call per triangle; iterating a pre-gathered list saves ~10% of the loop.
+    for corners, i in zip(list(fixed[tri[indices]]), indices.tolist(), strict=True):
+        fill(ids, corners, i, cv2.LINE_8, _SHIFT)
     return ids
 
 
@@ -237,6 +238,128 @@ def warp_box(
     return x0, y0, max(x1, x0), max(y1, y0)
 
 
+@dataclasses.dataclass(frozen=True)
+class TriangleMap:
+    """Which triangle of a dst mesh covers each pixel of a box, possibly at a lower
+    resolution: `ids` (-1 for none) has one entry per `step` x `step` pixels of `box`
+    (x0, y0, x1, y1), each sampled at the centre of its block."""
+
+    ids: IntArray
+    box: tuple[int, int, int, int]
+    step: int
+
+    def crop(self, box: tuple[int, int, int, int]) -> TriangleMap:
+        """The part of the map covering `box`, grown to whole low-resolution blocks and
+        clipped to this map's own box (no rasterising again)."""
+        x0, y0, x1, y1 = self.box
+        s = self.step
+        hl, wl = self.ids.shape
+        c0 = min(max((box[0] - x0) // s, 0), wl)
+        r0 = min(max((box[1] - y0) // s, 0), hl)
+        c1 = min(max(-(-(box[2] - x0) // s), c0), wl)
+        r1 = min(max(-(-(box[3] - y0) // s), r0), hl)
+        cropped = (x0 + c0 * s, y0 + r0 * s, min(x0 + c1 * s, x1), min(y0 + r1 * s, y1))
+        return TriangleMap(self.ids[r0:r1, c0:c1], cropped, s)
+
+
+def triangle_map(
+    dst: npt.ArrayLike,
+    triangles: npt.ArrayLike,
+    box: tuple[int, int, int, int],
+    *,
+    cull: bool = True,
+    map_step: int = 1,
+) -> TriangleMap:
+    """The z-ordered triangle-id map of `dst` over `box` (back faces culled with `cull`)."""
+    x0, y0, x1, y1 = box
+    step = max(int(map_step), 1)
+    hl, wl = -(-max(y1 - y0, 0) // step), -(-max(x1 - x0, 0) // step)
+    offset = (step - 1) / 2.0  # a low-resolution pixel's centre, in full-resolution pixels
+    d = np.asarray(dst, dtype=np.float64)
+    tri = np.asarray(triangles)
+    low = d.copy()
+    low[:, :2] = (d[:, :2] - [x0 + offset, y0 + offset]) / step
+    ids = rasterise_ids(low, tri, (hl, wl), (0, 0), paint_order(d, tri, cull))
+    return TriangleMap(ids, box, step)
+
+
+#: The 2x3 map of a pixel that samples itself.
+IDENTITY_AFFINE = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def remap_mesh(
+    texture: npt.NDArray[np.uint8],
+    src: npt.ArrayLike,
+    dst: npt.ArrayLike,
+    triangles: npt.ArrayLike,
+    tmap: TriangleMap,
+    *,
+    used: int | None = None,
+    fallback: FloatArray | None = None,
+) -> Warped:
+    """Sample `texture` (whose mesh is `src`) through a triangle map of `dst`.
+
+    Only the first `used` triangles count (the others are treated as uncovered), and
+    uncovered pixels take `fallback` (a 2x3 dst -> src affine; by default one affine
+    fit of the whole mesh: smooth next to the face, so enlarging half-resolution maps
+    does not smear a sentinel into the border). One `cv2.remap` for the whole box."""
+    x0, y0, x1, y1 = tmap.box
+    h, w = y1 - y0, x1 - x0
+    channels = texture.shape[2:] if texture.ndim == 3 else ()
+    if h <= 0 or w <= 0:
+        empty = np.zeros((max(h, 0), max(w, 0), *channels), dtype=texture.dtype)
+        return Warped(empty, np.zeros((max(h, 0), max(w, 0)), dtype=bool), (x0, y0))
+    tri = np.asarray(triangles)
+    n = len(tri) if used is None else int(used)
+    d = np.asarray(dst, dtype=np.float64)
+    step = tmap.step
+    hl, wl = tmap.ids.shape
+    offset = (step - 1) / 2.0
+    ids = np.where(tmap.ids < n, tmap.ids, -1) if len(tmap.ids) else tmap.ids
+    maps = affine_maps(src, dst, tri[:n])
+    covered = ids >= 0
+    rest = _global_affine(src, d) if fallback is None else np.asarray(fallback, np.float64)
+    coef = np.concatenate([maps.reshape(n, 6), rest.reshape(1, 6)]).astype(np.float32)
+    per_pixel = np.take(coef, ids, axis=0)  # id -1 picks the fallback row (take: 3x faster)
+    xs = (x0 + offset + step * np.arange(wl, dtype=np.float32))[None, :]
+    ys = (y0 + offset + step * np.arange(hl, dtype=np.float32))[:, None]
+    map_x = per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 2]
+    map_y = per_pixel[..., 3] * xs + per_pixel[..., 4] * ys + per_pixel[..., 5]
+    if step > 1:
+        size = (wl * step, hl * step)
+        map_x = np.asarray(cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
+        map_y = np.asarray(cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR), np.float32)[
+            :h, :w
+        ]
+        big = cv2.resize(covered.view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        covered = np.asarray(big, dtype=np.uint8)[:h, :w].view(bool)
+        _extend_edges(map_x)
+        _extend_edges(map_y)
+    # Fixed-point maps (1/32 pixel) remap about twice as fast as float ones.
+    fixed_xy, fixed_frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+    image = cv2.remap(
+        texture, fixed_xy, fixed_frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    if image.ndim == 2 and texture.ndim == 3:
+        image = image[..., None]
+    return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
+
+
+def _extend_edges(values: npt.NDArray[np.float32]) -> None:
+    """Redo the outermost rows and columns of an enlarged map (in place) by linear
+    extrapolation from their two inner neighbours: `cv2.resize` clamps there, which
+    would shift the box's edge pixels by a quarter of a low-resolution step."""
+    h, w = values.shape
+    if w >= 3:
+        values[:, 0] = 2 * values[:, 1] - values[:, 2]
+        values[:, -1] = 2 * values[:, -2] - values[:, -3]
+    if h >= 3:
+        values[0] = 2 * values[1] - values[2]
+        values[-1] = 2 * values[-2] - values[-3]
+
+
 def piecewise_affine(
     texture: npt.NDArray[np.uint8],
     src: npt.ArrayLike,
@@ -257,44 +380,10 @@ def piecewise_affine(
     and enlarged (the piecewise-affine map is continuous, so little is lost); the
     texture is still sampled at full resolution.
     """
-    x0, y0, x1, y1 = box or warp_box(dst, frame_shape)
-    h, w = y1 - y0, x1 - x0
-    channels = texture.shape[2:] if texture.ndim == 3 else ()
-    if h <= 0 or w <= 0:
-        empty = np.zeros((max(h, 0), max(w, 0), *channels), dtype=texture.dtype)
-        return Warped(empty, np.zeros((max(h, 0), max(w, 0)), dtype=bool), (x0, y0))
-    tri = np.asarray(triangles)
-    d = np.asarray(dst, dtype=np.float64)
-    step = max(int(map_step), 1)
-    hl, wl = -(-h // step), -(-w // step)
-    offset = (step - 1) / 2.0  # a low-resolution pixel's centre, in full-resolution pixels
-    low = d.copy()
-    low[:, :2] = (d[:, :2] - [x0 + offset, y0 + offset]) / step
-    ids = rasterise_ids(low, tri, (hl, wl), (0, 0), paint_order(d, tri, cull))
-    maps = affine_maps(src, dst, tri)
-    covered = ids >= 0
-    # Uncovered pixels take one affine fit of the whole mesh: smooth next to the face,
-    # so enlarging the maps does not smear a sentinel into the border.
-    whole = _global_affine(src, d)
-    coef = np.concatenate([maps.reshape(len(tri), 6), whole.reshape(1, 6)]).astype(np.float32)
-    per_pixel = coef[ids]  # id -1 picks the whole-mesh row
-    xs = (x0 + offset + step * np.arange(wl, dtype=np.float32))[None, :]
-    ys = (y0 + offset + step * np.arange(hl, dtype=np.float32))[:, None]
-    map_x = per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 2]
-    map_y = per_pixel[..., 3] * xs + per_pixel[..., 4] * ys + per_pixel[..., 5]
-    if step > 1:
-        size = (wl * step, hl * step)
-        map_x = np.asarray(cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR), np.float32)[
-            :h, :w
-        ]
-        map_y = np.asarray(cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR), np.float32)[
-            :h, :w
-        ]
-        covered = np.repeat(np.repeat(covered, step, axis=0), step, axis=1)[:h, :w]
-    image = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if image.ndim == 2 and texture.ndim == 3:
-        image = image[..., None]
-    return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
+    tmap = triangle_map(
+        dst, triangles, box or warp_box(dst, frame_shape), cull=cull, map_step=map_step
+    )
+    return remap_mesh(texture, src, dst, triangles, tmap)
 
 
 def _global_affine(src: npt.ArrayLike, dst: npt.ArrayLike) -> FloatArray:
@@ -304,5 +393,38 @@ def _global_affine(src: npt.ArrayLike, dst: npt.ArrayLike) -> FloatArray:
     s = np.asarray(src, dtype=np.float64)[:n, :2]
     d = np.asarray(dst, dtype=np.float64)[:n, :2]
     design = np.column_stack([d, np.ones(len(d))])
-    solution, *_ = np.linalg.lstsq(design, s, rcond=None)
+    # Normal equations: a 3x3 solve, several times cheaper than an SVD-based lstsq.
+    gram = design.T @ design
+    if abs(float(np.linalg.det(gram))) < 1e-9:
+        solution, *_ = np.linalg.lstsq(design, s, rcond=None)
+    else:
+        solution = np.linalg.solve(gram, design.T @ s)
     return np.asarray(solution.T, dtype=np.float64)
+
+
+def grown_hull(points: npt.ArrayLike, factor: float) -> FloatArray:
+    """The convex hull of the points (2-D), scaled by `factor` about its vertices' mean."""
+    pts = np.asarray(points, dtype=np.float64)[:, :2]
+    hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    centre = hull.mean(axis=0)
+    return np.asarray(centre + (hull - centre) * factor, dtype=np.float64)
+
+
+def ray_hits(centre: npt.ArrayLike, through: npt.ArrayLike, polygon: npt.ArrayLike) -> FloatArray:
+    """Where the rays from `centre` through each of the `through` points leave a convex
+    polygon that contains `centre` (one point per ray)."""
+    c = np.asarray(centre, dtype=np.float64)[:2]
+    d = np.asarray(through, dtype=np.float64)[:, :2] - c
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+    p = np.asarray(polygon, dtype=np.float64)[:, :2]
+    e = np.roll(p, -1, axis=0) - p  # edges p -> next
+    w = p - c
+    # Solve c + t d = p + s e for every (ray, edge): t = cross(w, e) / cross(d, e).
+    denom = d[:, None, 0] * e[None, :, 1] - d[:, None, 1] * e[None, :, 0]
+    safe = np.where(np.abs(denom) > 1e-12, denom, np.nan)
+    t = (w[None, :, 0] * e[None, :, 1] - w[None, :, 1] * e[None, :, 0]) / safe
+    s = (w[None, :, 0] * d[:, None, 1] - w[None, :, 1] * d[:, None, 0]) / safe
+    ok = (s >= -1e-9) & (s <= 1 + 1e-9) & (t > 0)
+    dist = np.where(ok, t, np.inf).min(axis=1)
+    dist = np.where(np.isfinite(dist), dist, 0.0)
+    return np.asarray(c + d * dist[:, None], dtype=np.float64)

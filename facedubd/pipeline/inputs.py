@@ -9,20 +9,26 @@ pillow-heif; anything larger than MAX_PHOTO_SIDE is downscaled as it is decoded.
 several faces, the largest is the character.
 
 Videos: ffprobe must read them; the clip must be at least `duration` long (one frame of
-tolerance); ffmpeg must have a decoder for the codec; a face must show in frames sampled
-at SAMPLE_FPS within the first `duration` seconds.
+tolerance); ffmpeg must have a decoder for the codec (else `unsupported_codec` naming it);
+a face must show in frames sampled at SAMPLE_FPS within the first `duration` seconds.
+
+A face counts only when the mesh model confirms the detector (`confirmed_mesh`): lettering,
+patterns and textures the detector mistakes for faces are not faces.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
+import subprocess
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from facedubd.errors import (
     FaceTooSmall,
@@ -45,6 +51,19 @@ MAX_PHOTO_SIDE = 2048
 MIN_FACE_PX = 64
 #: Frames a second looked at when checking that the video shows a face.
 SAMPLE_FPS = 2
+#: How far (in face crops, about 1.5 face widths each) the followed person's face may be
+#: found from where it was last seen; further faces belong to someone else.
+MAX_JUMP = 1.0
+#: A face lost for this many frames in a row is then searched for only on every
+#: LOST_RETRY_EVERY-th frame: a clip whose face is gone for long stays cheap (the search
+#: runs tiles at native resolution), while a short loss (a blink of the mesh, a hand
+#: passing) is still searched for on every frame.
+LOST_PATIENCE_FRAMES = 12
+LOST_RETRY_EVERY = 3
+#: Tiles of the native-resolution search for small faces in video frames, pixels.
+FINE_TILE = 480
+#: In the video check, samples searched with tiles: one in FINE_EVERY (1 a second at 2 fps).
+FINE_EVERY = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,12 +122,95 @@ def validate_duration(value: object) -> int:
 # --- faces --------------------------------------------------------------------------------
 
 
-def find_faces(models: Any, rgb: np.ndarray) -> list[Box]:
-    """Face boxes in an RGB image, largest first (helper `faces` owns the detector)."""
-    from facedubd.pipeline.face import detect_faces
+def fine_tiles(width: int, height: int, side: int = FINE_TILE) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side) overlapping by half a tile and covering the image."""
+    side = min(side, width, height)
+    step = max(1, side // 2)
+    xs = sorted({*range(0, max(1, width - side + 1), step), max(0, width - side)})
+    ys = sorted({*range(0, max(1, height - side + 1), step), max(0, height - side)})
+    return [(x, y, side) for y in ys for x in xs]
 
-    boxes = [_as_box(found) for found in detect_faces(models, rgb)]
+
+def detect_small_faces(models: Any, rgb: np.ndarray) -> list[Any]:
+    """Faces down to about MIN_VIDEO_FACE_PX across, found at native resolution: the
+    full-range detector on overlapping FINE_TILE px tiles (where a 40 px face is a
+    twelfth of the input, not the few pixels it shrinks to in a letterboxed 1080x1920)."""
+    from facedubd.pipeline.face.anchors import FULL_RANGE
+    from facedubd.pipeline.face.detect import Detection, merge_detections, run_detector
+
+    found: list[Detection] = []
+    for x, y, side in fine_tiles(rgb.shape[1], rgb.shape[0]):
+        offset = np.array([x, y], dtype=np.float32)
+        for d in run_detector(models.full, FULL_RANGE, rgb[y : y + side, x : x + side]):
+            box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
+            found.append(Detection(box, d.keypoints + offset, d.score))
+    return merge_detections(found)
+
+
+def confirmed_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[tuple[Any, Any]]:
+    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
+    finds none in an image larger than a fine tile and a half, the tiled search."""
+    from facedubd.pipeline.face import confirmed_mesh, detect_faces
+
+    def confirm(detections: list[Any]) -> list[tuple[Any, Any]]:
+        pairs = ((d, confirmed_mesh(models, rgb, d)) for d in detections)
+        return [(d, mesh) for d, mesh in pairs if mesh is not None]
+
+    confirmed = confirm(detect_faces(models, rgb))
+    if fine and not confirmed and max(rgb.shape[:2]) >= 1.5 * FINE_TILE:
+        confirmed = confirm(detect_small_faces(models, rgb))
+    return confirmed
+
+
+def find_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[Box]:
+    """Boxes of the faces in an RGB image that the mesh model confirms, largest first;
+    `fine`: with the tiled search for small faces when the whole-image pass finds none."""
+    boxes = [_as_box(found) for found, _ in confirmed_faces(models, rgb, fine)]
     return sorted(boxes, key=lambda box: box.area, reverse=True)
+
+
+def main_face_score(box: Box, width: int, height: int) -> float:
+    """How much a face is "the main person": its area, halved when its centre sits at
+    the frame's edge (weight 1 at the centre, falling linearly to 0.5 at the border)."""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    off_x = min(1.0, abs(cx - width / 2) / (width / 2))
+    off_y = min(1.0, abs(cy - height / 2) / (height / 2))
+    return box.area * (1.0 - 0.5 * max(off_x, off_y))
+
+
+def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
+    """The mesh of the main person's face in a frame (largest and most central of the
+    faces the mesh model confirms), or None."""
+    confirmed = confirmed_faces(models, rgb)
+    if not confirmed:
+        return None
+    height, width = rgb.shape[:2]
+    boxes = [_as_box(found) for found, _ in confirmed]
+    return confirmed[main_face_index(boxes, width, height)][1]
+
+
+def follow_main_person(models: Any, key_mesh: Any) -> Any:
+    """A tracker for the person whose face is `key_mesh` (at the keyframe): it starts
+    from there and never jumps more than MAX_JUMP face crops from where that face was
+    last seen (so it never moves on to another person)."""
+    from facedubd.pipeline.face import FaceTracker
+
+    roi = key_mesh.roi
+    return FaceTracker(
+        models,
+        anchor=(roi.cx, roi.cy, roi.size),
+        max_jump=MAX_JUMP,
+        patience=LOST_PATIENCE_FRAMES,
+        retry_every=LOST_RETRY_EVERY,
+    )
+
+
+def main_face_index(boxes: Iterable[Box], width: int, height: int) -> int:
+    """The index of the main person's face among `boxes` (largest and most central)."""
+    scores = [main_face_score(box, width, height) for box in boxes]
+    if not scores:
+        raise ValueError("no faces")
+    return int(np.argmax(scores))
 
 
 def _as_box(found: Any) -> Box:
@@ -129,12 +231,47 @@ def _register_heif() -> None:
         pass
 
 
+#: How Pillow turns each EXIF orientation (2-8) upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Modes Image.reduce works on directly; others are made RGB before shrinking.
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "I;16"})
+
+
 def _decode(image: Image.Image) -> Image.Image:
     """The first frame, decoded at no more than about MAX_PHOTO_SIDE (JPEG draft mode)."""
     image.seek(0)  # animated GIF / WebP: the first frame
-    image.draft("RGB", (MAX_PHOTO_SIDE, MAX_PHOTO_SIDE))
+    # Ask for the long side only: the JPEG decoder then scales by 1/2, 1/4 or 1/8 as long
+    # as that side stays at least MAX_PHOTO_SIDE.
+    portrait = image.size[1] >= image.size[0]
+    image.draft("RGB", (1, MAX_PHOTO_SIDE) if portrait else (MAX_PHOTO_SIDE, 1))
     image.load()
     return image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """At most 2 x MAX_PHOTO_SIDE on the long side by an integer box reduction, straight
+    after decoding, so the copies made afterwards (turn, colour conversion) stay small."""
+    factor = max(image.size) // MAX_PHOTO_SIDE
+    if factor < 2:
+        return image
+    if image.mode not in _REDUCIBLE:
+        image = _to_rgb(image)
+    return image.reduce(factor)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -168,8 +305,10 @@ def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 stored = image.size
-                upright = ImageOps.exif_transpose(_decode(image)) or image
-                rgb = _to_rgb(upright)
+                small = _shrink(_decode(image))
+                if (turn := _UPRIGHT.get(_orientation(image))) is not None:
+                    small = small.transpose(turn)
+                rgb = _to_rgb(small)
     except Image.DecompressionBombError:
         raise UnreadablePhoto("The photo is far too large to be a portrait.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
@@ -215,14 +354,130 @@ def check_length(info: VideoInfo, duration: int) -> None:
         )
 
 
+#: Readable names of codecs, by ffprobe's codec name or the container's fourcc.
+CODEC_NAMES = {
+    "h264": "H.264",
+    "avc1": "H.264",
+    "hevc": "HEVC (H.265)",
+    "hvc1": "HEVC (H.265)",
+    "hev1": "HEVC (H.265)",
+    "vvc": "H.266 (VVC)",
+    "vvc1": "H.266 (VVC)",
+    "vvi1": "H.266 (VVC)",
+    "lhv1": "MV-HEVC (layered HEVC)",
+    "avs2": "AVS2",
+    "avs3": "AVS3",
+    "av1": "AV1",
+    "vp9": "VP9",
+    "prores": "Apple ProRes",
+    "mpeg4": "MPEG-4 Part 2",
+}
+
+
+def codec_label(codec: str, tag: str = "") -> str:
+    """ "HEVC (H.265)", "H.266 (VVC)"; for a codec ffprobe does not know, its fourcc."""
+    name = CODEC_NAMES.get(codec) if codec not in ("", "unknown", "none") else None
+    name = name or CODEC_NAMES.get(tag.lower()) or (codec if codec not in ("", "unknown") else "")
+    return name or (f"unknown ({tag})" if tag else "unknown")
+
+
+_DECODER_LINE = re.compile(r"^\s*V[A-Z.]{5}\s+(\S+)\s+.*?(?:\(codec (\S+)\))?\s*$")
+
+
+def parse_decoders(text: str) -> frozenset[str]:
+    """The video codec names `ffmpeg -decoders` can decode (a decoder's own name, and the
+    codec it names in "(codec av1)" when that differs)."""
+    names: set[str] = set()
+    for line in text.splitlines():
+        if (match := _DECODER_LINE.match(line)) and match.group(1) != "=":
+            names.add(match.group(1))
+            if match.group(2):
+                names.add(match.group(2))
+    return frozenset(names)
+
+
+@functools.cache
+def available_decoders() -> frozenset[str]:
+    done = subprocess.run(fa.decoders_args(), capture_output=True, text=True, check=False)
+    return parse_decoders(done.stdout)
+
+
+_FILTER_LINE = re.compile(r"^\s*[TSC.]{3}\s+(\w+)\s+\S+->\S+")
+
+
+def parse_filters(text: str) -> frozenset[str]:
+    """The filter names in `ffmpeg -filters`."""
+    return frozenset(m.group(1) for line in text.splitlines() if (m := _FILTER_LINE.match(line)))
+
+
+@functools.cache
+def available_filters() -> frozenset[str]:
+    done = subprocess.run(fa.filters_args(), capture_output=True, text=True, check=False)
+    return parse_filters(done.stdout)
+
+
+def check_colour(info: VideoInfo, filters: frozenset[str] | None = None) -> None:
+    """HDR and BT.2020 clips need ffmpeg's zscale (zimg) to become BT.709; without it they
+    are refused, saying so, rather than decoded into wrong colours."""
+    if not (info.hdr or info.wide_gamut):
+        return
+    if "zscale" not in (available_filters() if filters is None else filters):
+        kind = "HDR" if info.hdr else "wide-gamut (BT.2020)"
+        raise UnsupportedCodec(
+            f"The video is {kind}, and this machine's ffmpeg has no zscale filter to convert "
+            "it to standard colours: convert it to SDR BT.709 first."
+        )
+
+
+def unsupported_codec(label: str) -> UnsupportedCodec:
+    return UnsupportedCodec(
+        f"The video uses the {label} codec, which this machine's ffmpeg cannot decode: "
+        "convert it to H.264 first."
+    )
+
+
+def check_decodable(info: VideoInfo, decoders: frozenset[str] | None = None) -> None:
+    """UnsupportedCodec, naming the codec, when ffmpeg has no decoder for it."""
+    known = available_decoders() if decoders is None else decoders
+    if info.codec in ("", "unknown", "none") or info.codec not in known:
+        raise unsupported_codec(codec_label(info.codec, info.codec_tag))
+
+
+def picture_span(path: Path, seconds: float) -> float | None:
+    """Seconds of picture the file really holds in its first `seconds` (from the packets'
+    timestamps: a file cut short in copying or uploading holds fewer than it announces);
+    None when its packets carry no timestamps (nothing to judge by)."""
+    done = subprocess.run(fa.packet_times_args(path, seconds), capture_output=True, text=True)
+    times = []
+    for line in done.stdout.splitlines():
+        try:
+            times.append(float(line.strip().strip(",")))
+        except ValueError:
+            continue
+    return max(times) - min(times) if times else None
+
+
+def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
+    """UnreadableVideo when the picture stops well before the length the file announces."""
+    needed = min(float(duration), info.duration)
+    # Read past `needed`: packets come in decode order and reading stops on a timestamp.
+    measured = picture_span(path, needed + 1.0)
+    if measured is None:
+        return
+    span = measured + info.frame_duration
+    if span + 3 * info.frame_duration < needed:
+        raise UnreadableVideo(
+            f"The video's picture stops after {seconds_phrase(span)} although the file says it "
+            f"lasts {seconds_phrase(info.duration)}: the file is cut short or damaged; send "
+            "it again."
+        )
+
+
 def decode_failure(detail: str, codec: str) -> UnreadableVideo | UnsupportedCodec:
     """Turn ffmpeg's stderr after a failed decode into the error a person reads."""
     lowered = detail.lower()
     if "decoder" in lowered and "not found" in lowered:
-        return UnsupportedCodec(
-            f"The video uses the {codec} codec, which this machine's ffmpeg cannot decode: "
-            "convert it to H.264 first."
-        )
+        return unsupported_codec(codec_label(codec))
     return UnreadableVideo("The video could not be decoded: the file may be damaged.")
 
 
@@ -244,11 +499,15 @@ def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
     info = probe(path)
+    check_decodable(info)
+    check_colour(info)
     check_length(info, duration)
+    check_complete(path, info, duration)
     decoded = 0
     for index, frame in enumerate(sample_frames(path, info, float(duration))):
         decoded += 1
-        if find_faces(models, frame):
+        # The tiled small-face search on every FINE_EVERY-th sample only (it is the dear part).
+        if find_faces(models, frame, fine=index % FINE_EVERY == 0):
             return VideoCheck(info=info, first_face_s=index / SAMPLE_FPS)
     if decoded == 0:
         raise UnreadableVideo("No picture could be decoded from the video: it may be damaged.")

@@ -55,7 +55,12 @@ class VideoInfo:
     audio_duration: float | None
     sample_aspect: Fraction = Fraction(1)
     hdr: bool = False
+    wide_gamut: bool = False
     pix_fmt: str = ""
+    #: The container's four-character code for the codec (names codecs ffprobe does not know).
+    codec_tag: str = ""
+    #: Degrees clockwise the decoder turns the picture itself (a legacy rotate tag).
+    turn: int = 0
 
     @property
     def fps(self) -> float:
@@ -78,6 +83,8 @@ class VideoInfo:
             height=self.height,
             sample_aspect=self.sample_aspect,
             hdr=self.hdr,
+            wide_gamut=self.wide_gamut,
+            turn=self.turn,
         )
 
 
@@ -129,7 +136,20 @@ def stream_rotation(stream: dict[str, Any]) -> int:
     for side in stream.get("side_data_list") or []:
         if "rotation" in side:
             return round(float(side["rotation"])) % 360
-    return int(float((stream.get("tags") or {}).get("rotate", 0))) % 360
+    return legacy_turn(stream)
+
+
+def legacy_turn(stream: dict[str, Any]) -> int:
+    """Degrees clockwise of a `rotate` tag (any case: Matroska stores ROTATE) on a stream
+    without a display matrix; 0 when there is a matrix (ffmpeg applies that itself), no
+    tag, or a tag that is not a multiple of 90."""
+    if any("rotation" in side for side in stream.get("side_data_list") or []):
+        return 0
+    tags = {str(key).lower(): value for key, value in (stream.get("tags") or {}).items()}
+    degrees = _float(tags.get("rotate"))
+    if degrees is None or round(degrees) % 90:
+        return 0
+    return round(degrees) % 360
 
 
 def _sample_aspect(stream: dict[str, Any]) -> Fraction:
@@ -186,8 +206,17 @@ def video_info(data: dict[str, Any]) -> VideoInfo:
         audio_duration=_float(audio.get("duration")) if audio else None,
         sample_aspect=sar,
         hdr=video.get("color_transfer") in fa.HDR_TRANSFERS,
+        wide_gamut=video.get("color_primaries") in fa.WIDE_PRIMARIES,
         pix_fmt=str(video.get("pix_fmt", "")),
+        codec_tag=_codec_tag(video),
+        turn=legacy_turn(video),
     )
+
+
+def _codec_tag(stream: dict[str, Any]) -> str:
+    """The fourcc as text ("avc1", "vvc1"), or "" when the container has none."""
+    tag = str(stream.get("codec_tag_string") or "")
+    return "" if not tag.isprintable() or tag.startswith("[") else tag.strip()
 
 
 def probe(path: Path) -> VideoInfo:

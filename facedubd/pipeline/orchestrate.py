@@ -20,7 +20,13 @@ import numpy as np
 from facedubd.errors import PipelineError
 from facedubd.paths import ensure_private_dir, write_private_file
 from facedubd.pipeline import ffmpeg_args as fa
-from facedubd.pipeline.inputs import SAMPLE_FPS, InputCheck, check_inputs
+from facedubd.pipeline.inputs import (
+    SAMPLE_FPS,
+    InputCheck,
+    check_inputs,
+    follow_main_person,
+    main_face_mesh,
+)
 from facedubd.pipeline.media import FrameReader, FrameWriter, VideoInfo, verify_output
 from facedubd.pipeline.stream import FrameStats, run_frames
 from facedubd.pipeline.types import VIEW_NAMES, EventCallback, PipelineSettings, RunResult
@@ -107,17 +113,14 @@ def expected_frames(info: VideoInfo, duration: float) -> int:
 
 def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:
     """The sampled frame whose face scores best (large, frontal, sharp), over the first
-    `duration` seconds at SAMPLE_FPS frames a second."""
+    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face."""
     from facedubd.pipeline.dub import keyframe_score
-    from facedubd.pipeline.face import FaceTracker
 
-    tracker = FaceTracker(models)
     best: Keyframe | None = None
     spec = info.decode_spec(duration)
     with FrameReader(fa.sample_args(video, spec, SAMPLE_FPS), info.width, info.height) as reader:
         for index, frame in enumerate(reader):
-            tracker.reset()  # samples are far apart: detect afresh in each
-            mesh = tracker.update(frame)
+            mesh = main_face_mesh(models, frame)  # samples are far apart: detect afresh
             if mesh is None:
                 continue
             score = float(keyframe_score(frame, mesh))
@@ -210,7 +213,7 @@ def run(
 ) -> RunResult:
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
-    from facedubd.pipeline.face import FaceTracker, load_face_models
+    from facedubd.pipeline.face import load_face_models
 
     clock = StageClock(on_event)
     out_dir = ensure_private_dir(Path(out_dir))
@@ -240,7 +243,14 @@ def run(
     output = out_dir / OUTPUT_NAME
     with _partial_output(out_dir) as partial:
         stats, per_frame = generate_video(
-            Path(video), info, checked, partial, dubber, FaceTracker(models), settings, clock
+            Path(video),
+            info,
+            checked,
+            partial,
+            dubber,
+            follow_main_person(models, key.mesh),
+            settings,
+            clock,
         )
         clock.enter("encoding")
         verify_output(partial, stats.frames, info.rate, info.has_audio, (info.width, info.height))

@@ -139,5 +139,6 @@ def test_exit_codes_follow_the_design_table() -> None:
     assert FaceDubError("not_found", "x", 404).exit_code == 4
     assert FaceDubError("concurrency_limit", "x", 429).exit_code == 5
     assert FaceDubError("models_loading", "x", 503).exit_code == 1
+    assert FaceDubError("storage_full", "x", 507).exit_code == 1
     assert FaceDubError("some_new_code", "x", 404).exit_code == 4
     assert FaceDubError("some_new_code", "x", 502).exit_code == 1

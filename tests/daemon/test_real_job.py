@@ -111,6 +111,12 @@ def test_real_job_completes_over_sse_and_downloads(
         job_dir = daemon.data_dir / "jobs" / job_id
         assert not (job_dir / "inputs").exists()
         assert (job_dir / "out" / "output.mp4").stat().st_mode & 0o777 == 0o600
+        # Read over the Unix socket, the links point at the TCP port (reachable by any
+        # client), not at the socket request's placeholder host.
+        with daemon.socket_client(key) as over_socket:
+            local = over_socket.get(f"/jobs/{job_id}").json()
+        assert local["output_url"].startswith(daemon.url + "/files/"), local["output_url"]
+        assert anonymous.get(local["output_url"]).status_code == 200
         time.sleep(5)
         assert anonymous.get(job["output_url"]).status_code == 410
         with daemon.client(key) as client:

@@ -145,12 +145,18 @@ def _identity_points(run: DubRun) -> np.ndarray:
     return np.nonzero(pasted & ~near_mouth & ~lids)[0]
 
 
-@pytest.mark.xfail(
-    reason="the mesh model re-run on the output reads the reference's jaw and expression; "
-    "measured figures are printed (known weakness, see docs/PIPELINE.md)",
-    strict=False,
-)
-def test_output_face_shape_is_the_characters(run: DubRun) -> None:
+#: Runs whose output shape misses the bar, with the reason; they run and print.
+SHAPE_KNOWN_WEAK = {
+    "astronaut_on_wolfgang": "the two faces differ little in shape (Procrustes residual "
+    "0.05); the mesh re-run on the output reads depth (z) and the upper face closer to the "
+    "reference's (see docs/PIPELINE.md)",
+}
+
+
+def test_output_face_shape_is_the_characters(run: DubRun, request: pytest.FixtureRequest) -> None:
+    reason = SHAPE_KNOWN_WEAK.get(run.name)
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     keep = _identity_points(run)
     wins, ratios = 0, []
     frames = _sampled(run)
@@ -347,10 +353,8 @@ def _check_channel(run: DubRun, what: str) -> None:
 
 #: Channels that miss their bar, with the reason; they run and print like the others.
 KNOWN_WEAK = {
-    ("hopper_on_single_face", "eyes"): "Grace Hopper's eyes are narrow and behind glasses: "
-    "the output's eye opening reads back with ~60% of the reference's range, r 0.78-0.81",
     ("astronaut_on_wolfgang", "mouth"): "the mouth is mostly shut in this clip (opening std "
-    "0.025, about 1.5 px): read back at r 0.75-0.80, under the 0.9 bar",
+    "0.025, about 1.5 px): read back at r 0.75-0.81, under the 0.9 bar",
 }
 
 

@@ -223,3 +223,18 @@ def test_reading_stops_early_without_leaving_ffmpeg_behind(sample: Sample) -> No
     assert first.shape == (360, 640, 3) and first.dtype == np.uint8
     frames.close()  # stops ffmpeg; no error for the closed pipe
     assert len(list(iter_video_frames(sample("single_face.mp4"), max_frames=5))) == 5
+
+
+def test_tracker_with_patience_searches_a_long_lost_face_less_often(
+    face_models: FaceModels, sample: Sample
+) -> None:
+    photo = load_rgb(sample("astronaut.png"))
+    blank = np.zeros_like(photo)
+    tracker = FaceTracker(face_models, patience=2, retry_every=3)
+    frames = [photo] + [blank] * 9 + [photo] * 4
+    found = [tracker.update(frame) is not None for frame in frames]
+    # Frame 0 detects. Frames 1-2 (lost for 0 and 1 frames, within patience) search;
+    # after that only every 3rd lost frame does: 3, 6, 9, then 12, which finds the face
+    # that came back at frame 10 (10 and 11 are skipped), and 13 follows it.
+    assert found == [True] + [False] * 11 + [True, True]
+    assert tracker.detector_runs == 1 + 2 + 3 + 1

@@ -175,8 +175,8 @@ def test_claim_progress_complete_and_events(tmp_path: Path) -> None:
             ("preview.jpg",),
         )
         stages = [(e.status, e.stage) for e in await store.job_events(again.id)]
-        assert stages[0] == ("processing", "queued")
-        assert ("processing", "preparing") in stages
+        # A claimed job is no longer waiting for a worker: it is preparing at once.
+        assert stages[0] == ("processing", "preparing")
         assert stages[-1] == ("completed", "done")
         assert [j.id for j in await store.expired_outputs(2_000)] == [again.id]
         await store.mark_swept(again.id)

@@ -1,6 +1,6 @@
 """The dub's pure steps on synthetic arrays: the pose-free frame, opening an eye or a
-mouth to a wanted gap, how far the character's face is enlarged, and which points
-count as rigid."""
+mouth to a wanted gap, the ring that anchors the frame reshape, how shut an eye
+counts, and which points count as rigid."""
 
 from __future__ import annotations
 
@@ -61,15 +61,6 @@ def test_set_opening_reaches_the_wanted_gap_and_leaves_far_points_alone() -> Non
     assert np.array_equal(out[:, [0, 2]], pts[:, [0, 2]])  # only vertical moves
 
 
-def test_silhouette_scale_covers_a_wider_reference_within_its_cap() -> None:
-    t = np.linspace(0, 2 * np.pi, 36, endpoint=False)
-    ring = np.stack([np.cos(t), 1.2 * np.sin(t), np.zeros_like(t)], axis=1)
-    outline = tuple(range(36))
-    assert dub.silhouette_scale(ring, ring * 1.05, outline, -10.0) == pytest.approx(1.05)
-    assert dub.silhouette_scale(ring, ring * 1.5, outline, -10.0) == pytest.approx(1.12)
-    assert dub.silhouette_scale(ring, ring * 0.9, outline, -10.0) == 1.0
-
-
 def test_rigid_points_are_above_the_nose_and_away_from_the_eyes() -> None:
     rng = np.random.default_rng(1)
     free = dub.canonical_frame(_face(rng)).invert(_face(np.random.default_rng(1)))
@@ -88,3 +79,42 @@ def test_robust_pose_ignores_a_few_moving_points() -> None:
     fit = dub.robust_pose(src, dst)
     assert fit.scale == pytest.approx(1.3, rel=0.02)
     np.testing.assert_allclose(fit.rotation, truth.rotation, atol=0.02)
+
+
+def _ring(n: int, radius: float, centre: tuple[float, float] = (100.0, 80.0)) -> np.ndarray:
+    angle = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    xy = np.column_stack([np.cos(angle), np.sin(angle)]) * radius + centre
+    return np.column_stack([xy, np.zeros(n)])
+
+
+def test_reshape_anchors_sit_on_the_grown_hull_and_the_target_stays_inside() -> None:
+    ref = _ring(24, 40.0)
+    outline = tuple(range(24))
+    wide = _ring(24, 60.0)  # a character face far wider than the reference's
+    anchors, fitted = dub.reshape_ring(ref, wide, outline)
+    radius = np.linalg.norm(anchors[:, :2] - [100.0, 80.0], axis=1)
+    # On the polygon of the hull grown by RESHAPE_HULL: between its inner and outer radius.
+    grown = 40.0 * dub.RESHAPE_HULL
+    assert (radius <= grown + 1e-4).all()
+    assert (radius >= grown * np.cos(np.pi / 24) - 1e-4).all()
+    kept = np.linalg.norm(fitted[:, :2] - [100.0, 80.0], axis=1)
+    assert (kept <= radius * dub.RESHAPE_REACH + 1e-6).all()
+    assert (anchors[:, 2] > fitted[:, 2].max()).all()  # drawn behind the face
+    narrow = _ring(24, 30.0)
+    _, same = dub.reshape_ring(ref, narrow, outline)
+    np.testing.assert_allclose(same, narrow)  # a target inside its anchors is not moved
+
+
+def test_ring_triangles_close_a_strip_between_outline_and_anchors() -> None:
+    tri = dub.ring_triangles(10, (0, 1, 2, 3))
+    assert tri.shape == (8, 3)
+    edges = {tuple(sorted(e)) for t in tri.tolist() for e in ((t[0], t[1]), (t[1], t[2]))}
+    assert (0, 1) in edges and (0, 3) in edges and (10, 11) in edges and (10, 13) in edges
+
+
+def test_blink_strength_rises_as_the_eye_shuts() -> None:
+    assert dub.blink_strength(0.3, 0.3) == 0.0
+    assert dub.blink_strength(0.3 * dub.BLINK_SHOW_FULL, 0.3) == pytest.approx(1.0)
+    assert dub.blink_strength(0.0, 0.3) == 1.0
+    middle = 0.3 * (dub.BLINK_SHOW_FROM + dub.BLINK_SHOW_FULL) / 2
+    assert dub.blink_strength(middle, 0.3) == pytest.approx(0.5)

@@ -56,10 +56,10 @@ def test_decode_scales_non_square_pixels_and_tone_maps_hdr() -> None:
     args = fa.decode_args(Path("hdr.mkv"), spec)
     graph = args[args.index("-filter_complex") + 1]
     assert graph == (
-        "[0:v:0]zscale=npl=100:t=linear[s0];[s0]format=gbrpf32le[s1];[s1]zscale=p=bt709[s2];"
-        "[s2]tonemap=desat=0:tonemap=hable[s3];[s3]zscale=m=bt709:r=tv:t=bt709[s4];"
+        "[0:v:0]zscale=npl=203:t=linear[s0];[s0]format=gbrpf32le[s1];[s1]zscale=p=bt709[s2];"
+        "[s2]tonemap=desat=0:tonemap=mobius[s3];[s3]zscale=m=bt709:r=tv:t=bt709[s4];"
         "[s4]format=yuv420p[s5];[s5]fps=fps=25/1[s6];[s6]tpad=stop=-1:stop_mode=clone[s7];"
-        "[s7]scale=h=trunc(ih/2)*2:w=trunc(iw*sar/2)*2[s8];[s8]setsar=1[s9];"
+        "[s7]scale=h=480:w=854[s8];[s8]setsar=1[s9];"
         "[s9]crop=h=480:w=854:x=0:y=0[s10]"
     )
 

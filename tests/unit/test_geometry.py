@@ -158,3 +158,37 @@ def test_half_resolution_maps_match_full_resolution_inside_the_face() -> None:
     )
     assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 12
     assert (half.coverage == full.coverage)[inner].all()
+
+
+def test_ray_hits_find_the_edge_of_a_convex_polygon() -> None:
+    square = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    hits = geometry.ray_hits([5.0, 5.0], np.array([[7.0, 5.0], [5.0, 1.0], [8.0, 8.0]]), square)
+    np.testing.assert_allclose(hits, [[10.0, 5.0], [5.0, 0.0], [10.0, 10.0]], atol=1e-9)
+
+
+def test_grown_hull_scales_about_the_hull_centre() -> None:
+    pts = np.array([[0.0, 0.0], [4.0, 0.0], [4.0, 2.0], [0.0, 2.0], [2.0, 1.0]])
+    grown = geometry.grown_hull(pts, 1.5)
+    assert len(grown) == 4
+    np.testing.assert_allclose(np.sort(grown[:, 0]), [-1.0, -1.0, 5.0, 5.0])
+    np.testing.assert_allclose(np.sort(grown[:, 1]), [-0.5, -0.5, 2.5, 2.5])
+
+
+def test_remap_mesh_with_an_identity_fallback_leaves_uncovered_pixels_exact() -> None:
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    src = np.array([[20.0, 20.0, 0], [50.0, 20.0, 0], [35.0, 45.0, 0]])
+    dst = src + np.array([4.0, 2.0, 0.0])
+    tri = np.array([[0, 1, 2]])
+    for step in (1, 2):
+        tmap = geometry.triangle_map(dst, tri, (0, 0, 80, 60), cull=False, map_step=step)
+        out = geometry.remap_mesh(frame, src, dst, tri, tmap, fallback=geometry.IDENTITY_AFFINE)
+        far = np.ones((60, 80), bool)
+        far[10:56, 14:66] = False  # the triangle and a margin for the enlarged maps
+        assert np.array_equal(out.image[far], frame[far])
+        # Inside, the content moved by (4, 2): compare a pixel well inside.
+        assert np.array_equal(out.image[33, 39], frame[31, 35])
+    only_first = geometry.remap_mesh(
+        frame, src, dst, np.array([[0, 1, 2], [0, 2, 1]]), tmap, used=0
+    )
+    assert not only_first.coverage.any()

@@ -3,7 +3,11 @@
 Each frame's mesh crop comes from the previous frame's mesh; the detector runs only
 when there is no track yet or the mesh model says the face is gone (presence under
 PRESENCE_THRESHOLD). When several faces are detected, the one nearest the last tracked
-face is taken (the best-scoring one when nothing was tracked yet).
+face is taken (the best-scoring one when nothing was tracked yet). A tracker started
+with an `anchor` (where the chosen person's face was, e.g. at the keyframe) and a
+`max_jump` never takes a face further than `max_jump` face sizes from where its face was
+last seen: when its person leaves, it finds nothing rather than another person, and it
+picks its person up again when they come back near where they left.
 
 A new track starts only from a confirmed mesh (`confirmed_mesh`): the mesh model is
 confident (presence >= ACQUIRE_PRESENCE; on real faces it saturates near 1) and the two
@@ -25,6 +29,8 @@ from facedubd.pipeline.face.mesh import Mesh, roi_from_detection, roi_from_point
 PRESENCE_THRESHOLD = 0.5
 ACQUIRE_PRESENCE = 0.9
 MAX_DISAGREEMENT = 0.5
+#: The smallest crop searched around an anchored tracker's last face, pixels.
+NEAR_CROP_MIN = 192
 
 
 def nearest_detection(
@@ -81,13 +87,26 @@ class FaceTracker:
         presence_threshold: float = PRESENCE_THRESHOLD,
         acquire_presence: float = ACQUIRE_PRESENCE,
         small: bool | Literal["auto"] = "auto",
+        anchor: tuple[float, float, float] | None = None,
+        max_jump: float | None = None,
+        patience: int | None = None,
+        retry_every: int = 1,
     ) -> None:
+        """`patience` and `retry_every` bound the cost of a face that stays away: after
+        `patience` frames in a row without a face, the detector (the dearest step, with its
+        tiles and native-resolution crops) runs only on every `retry_every`-th frame. The
+        default (no patience) searches every frame."""
         self._models = models
         self._presence_threshold = presence_threshold
         self._acquire_presence = acquire_presence
         self._small = small
         self._mesh: Mesh | None = None
-        self._last_centre: tuple[float, float] | None = None
+        self._last_centre: tuple[float, float] | None = anchor[:2] if anchor else None
+        self._last_size = anchor[2] if anchor else 0.0
+        self._max_jump = max_jump
+        self._patience = patience
+        self._retry_every = max(1, retry_every)
+        self._lost_for = 0
         self.frames = 0
         self.detector_runs = 0
 
@@ -95,17 +114,49 @@ class FaceTracker:
         """The face's mesh in this frame, or None when no face is found."""
         self.frames += 1
         mesh = self._follow(rgb) if self._mesh is not None else None
-        if mesh is None:
+        if mesh is None and self._should_search():
             mesh = self._redetect(rgb)
+        self._lost_for = 0 if mesh is not None else self._lost_for + 1
         self._mesh = mesh
         if mesh is not None:
             self._last_centre = (mesh.roi.cx, mesh.roi.cy)
+            self._last_size = mesh.roi.size
         return mesh
+
+    def _should_search(self) -> bool:
+        if self._patience is None or self._lost_for < self._patience:
+            return True
+        return (self._lost_for - self._patience) % self._retry_every == 0
 
     def reset(self) -> None:
         """Forget the track (e.g. after a scene cut); the next frame runs the detector."""
         self._mesh = None
         self._last_centre = None
+
+    def _search_near(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in a crop around where the face was last seen, at native resolution (a
+        small face in a large frame shrinks to a few pixels in the whole-frame pass)."""
+        assert self._last_centre is not None
+        height, width = rgb.shape[:2]
+        side = int(min(max(4 * self._last_size, NEAR_CROP_MIN), width, height))
+        x = int(min(max(self._last_centre[0] - side / 2, 0), width - side))
+        y = int(min(max(self._last_centre[1] - side / 2, 0), height - side))
+        found = detect_faces(self._models, rgb[y : y + side, x : x + side], small=True)
+        shift = np.array([x, y], dtype=np.float32)
+        return [
+            Detection(
+                (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y),
+                d.keypoints + shift,
+                d.score,
+            )
+            for d in found
+        ]
+
+    def _near_enough(self, detection: Detection) -> bool:
+        if self._max_jump is None or self._last_centre is None:
+            return True
+        distance = float(np.hypot(*np.subtract(detection.centre, self._last_centre)))
+        return distance <= self._max_jump * self._last_size
 
     def _follow(self, rgb: np.ndarray) -> Mesh | None:
         assert self._mesh is not None
@@ -115,7 +166,10 @@ class FaceTracker:
     def _redetect(self, rgb: np.ndarray) -> Mesh | None:
         self.detector_runs += 1
         detections = detect_faces(self._models, rgb, small=self._small)
-        if not detections:
+        near = [d for d in detections if self._near_enough(d)]
+        if not near and self._max_jump is not None and self._last_centre is not None:
+            near = [d for d in self._search_near(rgb) if self._near_enough(d)]
+        if not near:
             return None
-        chosen = nearest_detection(detections, self._last_centre)
+        chosen = nearest_detection(near, self._last_centre)
         return confirmed_mesh(self._models, rgb, chosen, min_presence=self._acquire_presence)

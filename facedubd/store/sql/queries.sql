@@ -109,8 +109,8 @@ ORDER BY created_at DESC, seq DESC LIMIT :limit;
 SELECT * FROM jobs WHERE status = 'queued' AND deleted_at IS NULL ORDER BY seq LIMIT 1;
 
 -- name: mark_processing
-UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = :now,
-                version = version + 1
+UPDATE jobs SET status = 'processing', stage = 'preparing', progress = 0,
+                attempts = attempts + 1, started_at = :now, version = version + 1
 WHERE id = :id AND status = 'queued';
 
 -- name: set_progress
