@@ -175,37 +175,27 @@ def _bias(b: _Builder, op: OpInfo, channels: int) -> list[str]:
 
 
 def _conv2d(b: _Builder, op: OpInfo) -> None:
-    opt = op.options
     weights = layout.conv_weights(b.float_constant(op.inputs[1]))
-    kernel = (weights.shape[2], weights.shape[3])
-    stride = (opt.StrideH(), opt.StrideW())
-    dilation = (opt.DilationHFactor(), opt.DilationWFactor())
-    pads = layout.conv_pads(
-        opt.Padding() == _PADDING_SAME, _in_hw(b, op.inputs[0]), kernel, stride, dilation
-    )
-    w = b.initializer(weights, "weights")
-    out = b.node(
-        "Conv",
-        [b.nchw(op.inputs[0]), w, *_bias(b, op, weights.shape[0])],
-        kernel_shape=list(kernel),
-        strides=list(stride),
-        dilations=list(dilation),
-        pads=pads,
-    )
-    b.bind(op.outputs[0], b.activation(out, opt.FusedActivationFunction(), op), _NCHW)
+    _conv(b, op, weights, "weights", group=1)
 
 
 def _depthwise(b: _Builder, op: OpInfo) -> None:
-    opt = op.options
     weights = layout.depthwise_weights(b.float_constant(op.inputs[1]))
-    channels_in = b.tensor(op.inputs[0]).shape[3]
+    _conv(b, op, weights, "dw_weights", group=b.tensor(op.inputs[0]).shape[3])
+
+
+def _conv(b: _Builder, op: OpInfo, weights: np.ndarray, name: str, *, group: int) -> None:
+    """One ONNX Conv for CONV_2D (group 1) or DEPTHWISE_CONV_2D (a group per input
+    channel): OIHW weights, TF padding turned into explicit pads, the fused activation."""
+    opt = op.options
     kernel = (weights.shape[2], weights.shape[3])
     stride = (opt.StrideH(), opt.StrideW())
     dilation = (opt.DilationHFactor(), opt.DilationWFactor())
     pads = layout.conv_pads(
         opt.Padding() == _PADDING_SAME, _in_hw(b, op.inputs[0]), kernel, stride, dilation
     )
-    w = b.initializer(weights, "dw_weights")
+    w = b.initializer(weights, name)
+    attributes: dict[str, Any] = {"group": group} if group != 1 else {}
     out = b.node(
         "Conv",
         [b.nchw(op.inputs[0]), w, *_bias(b, op, weights.shape[0])],
@@ -213,7 +203,7 @@ def _depthwise(b: _Builder, op: OpInfo) -> None:
         strides=list(stride),
         dilations=list(dilation),
         pads=pads,
-        group=channels_in,
+        **attributes,
     )
     b.bind(op.outputs[0], b.activation(out, opt.FusedActivationFunction(), op), _NCHW)
 
