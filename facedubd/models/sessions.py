@@ -55,6 +55,10 @@ def session_options(threads: int) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # With threads > 1 the pool's threads would otherwise busy-wait between runs, taking
+    # cores that ffmpeg and the other pipeline threads need (threads == 1 has no pool).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     # onnxruntime's own warnings (e.g. a provider that failed to load) would go to
     # stderr; the checks below turn what matters into errors instead.
     options.log_severity_level = 3
