@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,29 @@ def test_dash_h_is_help_everywhere(command: tuple[str, ...]) -> None:
     assert short.returncode == 0, short.stderr
     assert short.stdout == facedubd(*command, "--help").stdout
     assert "Usage: facedubd" in short.stdout
+
+
+def test_users_list_has_a_header_row(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert facedubd("users", "create", "ann@example.com", "--data-dir", data).returncode == 0
+    assert facedubd("users", "create", "bo@example.com", "--plan", "pro", "--data-dir", data)
+    listed = facedubd("users", "list", "--data-dir", data)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["ID", "EMAIL", "PLAN", "CREDITS", "FLAGS"]
+    assert [line.split()[1] for line in lines[1:]] == ["ann@example.com", "bo@example.com"]
+    # Columns line up under their headings.
+    assert all(line.index("@example.com") < lines[0].index("PLAN") for line in lines[1:])
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_users_create_twice_says_the_email_exists(tmp_path: Path, json_flag: list[str]) -> None:
+    data = str(tmp_path / "data")
+    first = facedubd("users", "create", "ann@example.com", "--data-dir", data, *json_flag)
+    assert first.returncode == 0, first.stderr
+    again = facedubd("users", "create", "ann@example.com", "--data-dir", data, *json_flag)
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert again.stderr.splitlines() == [
+        "error: invalid_request: A user with the email ann@example.com already exists."
+    ]
