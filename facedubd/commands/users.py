@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -147,7 +147,7 @@ def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
         print(line)
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Rows as lines with each column padded to its widest cell (two spaces between)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
