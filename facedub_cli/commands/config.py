@@ -46,14 +46,6 @@ def show(ctx: typer.Context) -> None:
         print(f"{marker} {name}: {values}")
 
 
-def _is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a host: what `httpx` can send requests to."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
 @app.command("set")
 def set_value(
     ctx: typer.Context,
@@ -63,7 +55,7 @@ def set_value(
     """Set KEY of the active profile (choose another with --profile; a new name makes one)."""
     if key not in settings.PROFILE_KEYS:
         raise FaceDubError("usage_error", f"unknown key {key!r}: use api_url or socket")
-    if key == "api_url" and not _is_http_url(value):
+    if key == "api_url" and not settings.is_http_url(value):
         raise FaceDubError(
             "usage_error", f"api_url must be an http:// or https:// URL, not {value!r}"
         )

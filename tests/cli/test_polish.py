@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
-from tests.cli.harness import FACEDUB, ROOT, Daemon
+from tests.cli.harness import FACEDUB, ROOT, Daemon, one_error_line, run_facedub
 
 
 def test_closed_stdout_ends_quietly(daemon: Daemon) -> None:
@@ -27,3 +28,15 @@ def test_closed_stdout_ends_quietly(daemon: Daemon) -> None:
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode == 0
+
+
+def test_malformed_api_url_is_a_usage_error(tmp_path: Path) -> None:
+    """Not a URL at all: exit 2 and a line naming it, not connection_failed (exit 7)."""
+    home = {"XDG_CONFIG_HOME": str(tmp_path)}
+    flag = run_facedub("--api-url", "notaurl", "usage", env=home)
+    assert flag.code == 2
+    line = one_error_line(flag, "usage_error")
+    assert "--api-url must be an http:// or https:// URL, not 'notaurl'" in line
+    env = run_facedub("usage", env={**home, "FACEDUB_API_URL": "http//x"})
+    assert env.code == 2
+    assert "FACEDUB_API_URL must be" in one_error_line(env, "usage_error")
