@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.cli.harness import FACEDUB, ROOT, Daemon, one_error_line, run_facedub
+import httpx
+import pytest
+
+from tests.cli.harness import (
+    FACEDUB,
+    ROOT,
+    Daemon,
+    one_error_line,
+    run_facedub,
+    start_daemon,
+    stop_daemon,
+)
 
 
 def test_closed_stdout_ends_quietly(daemon: Daemon) -> None:
@@ -40,3 +53,28 @@ def test_malformed_api_url_is_a_usage_error(tmp_path: Path) -> None:
     env = run_facedub("usage", env={**home, "FACEDUB_API_URL": "http//x"})
     assert env.code == 2
     assert "FACEDUB_API_URL must be" in one_error_line(env, "usage_error")
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    settings = {"FACEDUBD_RATE_WINDOW_S": "30", "FACEDUBD_RATE_OTHER": "2"}
+    running = start_daemon(tmp_path_factory.mktemp("limited"), settings)
+    try:
+        yield running
+    finally:
+        stop_daemon(running)
+
+
+def test_rate_limited_line_says_how_long_to_wait(limited: Daemon) -> None:
+    """Retries exhausted: the one error line gives Retry-After's seconds."""
+    transport = httpx.HTTPTransport(uds=str(limited.socket))
+    with httpx.Client(transport=transport, base_url="http://localhost") as client:
+        for _ in range(10):
+            if client.get("/usage").status_code == 429:
+                break
+    result = run_facedub("usage", daemon=limited, env={"FACEDUB_RETRIES": "0"})
+    assert result.code == 5
+    line = one_error_line(result, "rate_limited")
+    waited = re.search(r"\(try again in (\d+) seconds?\)$", line)
+    assert waited is not None, line
+    assert 1 <= int(waited.group(1)) <= 30
