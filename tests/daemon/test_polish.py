@@ -53,3 +53,25 @@ def test_users_create_twice_says_the_email_exists(tmp_path: Path, json_flag: lis
     assert again.stderr.splitlines() == [
         "error: invalid_request: A user with the email ann@example.com already exists."
     ]
+
+
+def test_run_says_a_folder_is_not_a_file(tmp_path: Path) -> None:
+    from facedubd.samples import sample_path
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    out = str(tmp_path / "out.mp4")
+    photo = facedubd("run", str(folder), str(sample_path("single_face.mp4")), "-o", out)
+    assert photo.returncode == 2
+    assert photo.stderr.splitlines() == [
+        "error: unreadable_photo: The photo is a folder, not a file."
+    ]
+    video = facedubd("run", str(sample_path("grace_hopper.jpg")), str(folder), "-o", out)
+    assert video.returncode == 2
+    assert video.stderr.splitlines() == [
+        "error: unreadable_video: The video is a folder, not a file."
+    ]
+    missing = facedubd("run", str(tmp_path / "gone.jpg"), str(folder), "-o", out)
+    assert missing.stderr.splitlines() == [
+        "error: unreadable_photo: The photo file cannot be found."
+    ]
