@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -78,3 +79,34 @@ def test_rate_limited_line_says_how_long_to_wait(limited: Daemon) -> None:
     waited = re.search(r"\(try again in (\d+) seconds?\)$", line)
     assert waited is not None, line
     assert 1 <= int(waited.group(1)) <= 30
+
+
+def test_config_show_with_an_unknown_profile(tmp_path: Path) -> None:
+    """The config file names a profile that does not exist: show says so, exit 0."""
+    home = tmp_path / "home"
+    (home / "facedub").mkdir(parents=True)
+    (home / "facedub" / "config.toml").write_text('profile = "staging"\n')
+    env = {"XDG_CONFIG_HOME": str(home)}
+    shown = run_facedub("config", "show", env=env)
+    assert shown.code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "profile:     staging (unknown: no profile has that name)"
+    assert lines[1].startswith("target:      none")
+    assert "  local: socket=" in shown.stdout
+    as_json = run_facedub("config", "show", "--json", env=env)
+    assert as_json.code == 0, as_json.stderr
+    body = json.loads(as_json.stdout)
+    assert (body["profile"], body["profile_known"], body["api_url"]) == ("staging", False, None)
+    assert sorted(body["profiles"]) == ["hosted", "local"]
+
+
+def test_invalid_toml_config_is_exit_2_naming_file_and_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "facedub").mkdir(parents=True)
+    path = home / "facedub" / "config.toml"
+    path.write_text('profile = "local"\n[profiles.x\napi_url = 1\n')
+    shown = run_facedub("config", "show", env={"XDG_CONFIG_HOME": str(home)})
+    assert shown.code == 2
+    line = one_error_line(shown, "invalid_config")
+    assert str(path) in line
+    assert "line 2" in line
