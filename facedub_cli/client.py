@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import math
 import os
 import time
 import uuid
@@ -73,6 +74,17 @@ def error_from_response(response: httpx.Response) -> FaceDubError:
         )
     return FaceDubError(
         code, message or response.reason_phrase or "request failed", response.status_code
+    )
+
+
+def with_wait(error: FaceDubError, header: str | None, wait: float) -> FaceDubError:
+    """The error, saying how long to wait before trying again (when the server said)."""
+    if not header:
+        return error
+    seconds = max(1, math.ceil(wait))
+    unit = "second" if seconds == 1 else "seconds"
+    return FaceDubError(
+        error.code, f"{error.message} (try again in {seconds} {unit})", error.status
     )
 
 
@@ -166,10 +178,12 @@ class FaceDubClient:
                 return response
             response.read()
             error = error_from_response(response)
-            if error.code not in RETRIED_CODES or attempt >= self.max_retries:
+            if error.code not in RETRIED_CODES:
                 raise error
-            attempt += 1
             wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if attempt >= self.max_retries:
+                raise with_wait(error, response.headers.get("Retry-After"), wait)
+            attempt += 1
             if self.on_retry is not None:
                 self.on_retry(
                     f"{error.code}: retrying in {wait:g}s (attempt {attempt} of {self.max_retries})"

@@ -77,6 +77,17 @@ def all_profiles(config: dict[str, Any]) -> dict[str, dict[str, str]]:
     return merged
 
 
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host: what `httpx` can send requests to."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. a bad port or an unclosed IPv6 bracket
+        return False
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a command sends its requests, and why (for `config show`)."""
@@ -127,5 +138,10 @@ def resolve_target(
     for source, chosen in levels:
         if chosen is not None:
             url, sock = chosen
+            if url is not None and not is_http_url(url):
+                named = {"flag": "--api-url", "env": "FACEDUB_API_URL"}.get(source, source)
+                raise FaceDubError(
+                    "usage_error", f"{named} must be an http:// or https:// URL, not {url!r}"
+                )
             return Target(profile, url, Path(sock) if sock else None, source)
     return Target(profile, HOSTED_URL, None, "default")

@@ -25,6 +25,7 @@ EXIT_CODES: dict[str, int] = {
     "job_finished": 8,
     "job_not_finished": 8,
     "usage_error": 2,
+    "invalid_config": 2,
     "models_loading": 1,
     "internal": 1,
     "storage_full": 1,

@@ -46,6 +46,14 @@ def report(error: FaceDubError) -> None:
     sys.stderr.write(f"error: {error.code}: {error.message}\n")
 
 
+def stdout_closed() -> NoReturn:
+    """The reader of our stdout went away (`| head -1`): it has what it wanted, so end
+    quietly with exit 0 as `gh` does, and keep Python's exit-time flush from failing too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
 def usage_failure(error: UsageError) -> NoReturn:
     """A bad command line, as one line like every other error (exit 2); `-h` still helps."""
     if isinstance(error, NoArgsIsHelpError):
@@ -79,6 +87,8 @@ class FacedubGroup(TyperGroup):
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            stdout_closed()
         except OSError as error:
             if os.environ.get("FACEDUB_DEBUG") == "1":
                 traceback.print_exc()
@@ -157,7 +167,14 @@ def main() -> None:
         from typer._completion_classes import completion_init
 
         completion_init()
-    app(prog_name="facedub")
+    try:
+        app(prog_name="facedub")
+    except SystemExit:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            stdout_closed()
+        raise
 
 
 if __name__ == "__main__":

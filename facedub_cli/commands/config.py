@@ -20,11 +20,16 @@ def show(ctx: typer.Context) -> None:
     """Show the active profile, where requests go, and every profile."""
     state = get_state(ctx)
     loaded = settings.load_config()
-    target = state.target()
     profiles = settings.all_profiles(loaded)
+    active = settings.resolve_profile(state.profile, loaded)
+    if active not in profiles:
+        _show_unknown(active, profiles, state.json)
+        return
+    target = state.target()
     if state.json:
         body = {
             "profile": target.profile,
+            "profile_known": True,
             "api_url": target.api_url,
             "socket": str(target.socket) if target.socket else None,
             "source": target.source,
@@ -46,12 +51,30 @@ def show(ctx: typer.Context) -> None:
         print(f"{marker} {name}: {values}")
 
 
-def _is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a host: what `httpx` can send requests to."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def _show_unknown(active: str, profiles: dict[str, dict[str, str]], as_json: bool) -> None:
+    """`config show` when the chosen profile does not exist: say so, and show the rest."""
+    if as_json:
+        body = {
+            "profile": active,
+            "profile_known": False,
+            "api_url": None,
+            "socket": None,
+            "source": None,
+            "config_file": str(settings.config_path()),
+            "profiles": profiles,
+        }
+        print(json.dumps(body))
+        return
+    print_fields(
+        [
+            ("profile", f"{active} (unknown: no profile has that name)"),
+            ("target", "none: choose a profile with `facedub config use NAME` or --profile"),
+            ("config file", str(settings.config_path())),
+        ]
+    )
+    for name, table in sorted(profiles.items()):
+        values = ", ".join(f"{key}={value}" for key, value in sorted(table.items()))
+        print(f"  {name}: {values}")
 
 
 @app.command("set")
@@ -63,7 +86,7 @@ def set_value(
     """Set KEY of the active profile (choose another with --profile; a new name makes one)."""
     if key not in settings.PROFILE_KEYS:
         raise FaceDubError("usage_error", f"unknown key {key!r}: use api_url or socket")
-    if key == "api_url" and not _is_http_url(value):
+    if key == "api_url" and not settings.is_http_url(value):
         raise FaceDubError(
             "usage_error", f"api_url must be an http:// or https:// URL, not {value!r}"
         )

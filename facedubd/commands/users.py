@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -110,8 +110,10 @@ def create(
 
     async def action(store: Store, settings: DaemonSettings, folder: Path) -> tuple[User, str]:
         _check_plan(plan)
-        if "@" not in email or await store.user_by_email(email) is not None:
-            raise InvalidRequest(f"{email} is not a new email address.")
+        if "@" not in email:
+            raise InvalidRequest(f"{email} is not an email address.")
+        if await store.user_by_email(email) is not None:
+            raise InvalidRequest(f"A user with the email {email} already exists.")
         limit = settings.default_credits_limit if credits_limit is None else credits_limit
         user = await store.create_user(email, plan, limit)
         return user, await _new_key(store, folder, settings, user, "default")
@@ -135,10 +137,22 @@ def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
     if as_json:
         print(json.dumps([_user_json(u) for u in users]))
         return
+    rows = [("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS")]
     for u in users:
-        flags = " suspended" if u.suspended else ""
-        flags += "" if u.overage_enabled else " no-overage"
-        print(f"{u.id}  {u.email}  {u.plan}  {u.credits_limit}+{u.bonus_credits}{flags}")
+        flags = ["suspended"] if u.suspended else []
+        flags += [] if u.overage_enabled else ["no-overage"]
+        credits = f"{u.credits_limit}+{u.bonus_credits}"
+        rows.append((str(u.id), u.email, u.plan, credits, " ".join(flags)))
+    for line in _aligned(rows):
+        print(line)
+
+
+def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows as lines with each column padded to its widest cell (two spaces between)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
 
 
 def _update(data: Path | None, email: str, field: str, value: int | str) -> None:

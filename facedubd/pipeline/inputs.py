@@ -292,11 +292,18 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def not_a_file(what: str, path: Path) -> str:
+    """Why `path` (which is not a regular file) cannot be the photo or video."""
+    if path.is_dir():
+        return f"The {what} is a folder, not a file."
+    return f"The {what} file cannot be found."
+
+
 def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     """The photo upright, as 8-bit RGB at most MAX_PHOTO_SIDE on its long side, and its
     stored size. UnreadablePhoto when it is not an image Pillow can decode."""
     if not path.is_file():
-        raise UnreadablePhoto("The photo file cannot be found.")
+        raise UnreadablePhoto(not_a_file("photo", path))
     if path.stat().st_size == 0:
         raise UnreadablePhoto("The photo file is empty.")
     _register_heif()
@@ -495,7 +502,7 @@ def sample_frames(path: Path, info: VideoInfo, duration: float) -> Iterable[np.n
 def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     """Probe by content, check length and codec, and look for a face in sampled frames."""
     if not path.is_file():
-        raise UnreadableVideo("The video file cannot be found.")
+        raise UnreadableVideo(not_a_file("video", path))
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
     info = probe(path)
