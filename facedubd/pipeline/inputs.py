@@ -18,12 +18,13 @@ patterns and textures the detector mistakes for faces are not faces.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import re
 import subprocess
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,12 @@ class PhotoCheck:
 class VideoCheck:
     info: VideoInfo
     first_face_s: float  # time of the first sampled frame showing a face
+    #: The first face was found only by a tiled search (the video's faces are small).
+    tiled: bool = False
+
+
+#: on_faces(sample index, frame, [(detection, mesh), ...]) for each sampled frame with faces.
+FacesSeen = Callable[[int, np.ndarray, list[tuple[Any, Any]]], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,19 +154,36 @@ def detect_small_faces(models: Any, rgb: np.ndarray) -> list[Any]:
     return merge_detections(found)
 
 
-def confirmed_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[tuple[Any, Any]]:
-    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
-    finds none in an image larger than a fine tile and a half, the tiled search."""
+def search_faces(
+    models: Any, rgb: np.ndarray, fine: bool = True, tiles: bool = True
+) -> tuple[list[tuple[Any, Any]], bool]:
+    """(detection, mesh) of each face the mesh model confirms, and whether a tiled search
+    found them. The whole image first; when neither detector finds anything there,
+    `tiles`: the detector's own tiles on a large image (detect_faces); then, `fine`, when
+    nothing is confirmed in an image larger than a fine tile and a half, the fine tiles."""
     from facedubd.pipeline.face import confirmed_mesh, detect_faces
+    from facedubd.pipeline.face.anchors import SHORT_RANGE
+    from facedubd.pipeline.face.detect import TILE_MIN_LONG_SIDE, run_detector_tiled
 
     def confirm(detections: list[Any]) -> list[tuple[Any, Any]]:
         pairs = ((d, confirmed_mesh(models, rgb, d)) for d in detections)
         return [(d, mesh) for d, mesh in pairs if mesh is not None]
 
-    confirmed = confirm(detect_faces(models, rgb))
+    found = detect_faces(models, rgb, tiles=False)
+    confirmed = confirm(found)
+    if confirmed:
+        return confirmed, False
+    if tiles and not found and max(rgb.shape[:2]) >= TILE_MIN_LONG_SIDE:
+        confirmed = confirm(run_detector_tiled(models.short, SHORT_RANGE, rgb))
     if fine and not confirmed and max(rgb.shape[:2]) >= 1.5 * FINE_TILE:
         confirmed = confirm(detect_small_faces(models, rgb))
-    return confirmed
+    return confirmed, bool(confirmed)
+
+
+def confirmed_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[tuple[Any, Any]]:
+    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
+    finds none in an image larger than a fine tile and a half, the tiled search."""
+    return search_faces(models, rgb, fine)[0]
 
 
 def find_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[Box]:
@@ -178,10 +202,14 @@ def main_face_score(box: Box, width: int, height: int) -> float:
     return box.area * (1.0 - 0.5 * max(off_x, off_y))
 
 
-def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
+def main_face_mesh(models: Any, rgb: np.ndarray, tiles: bool = True) -> Any | None:
     """The mesh of the main person's face in a frame (largest and most central of the
-    faces the mesh model confirms), or None."""
-    confirmed = confirmed_faces(models, rgb)
+    faces the mesh model confirms), or None; `tiles`: with the tiled searches."""
+    return main_of(search_faces(models, rgb, fine=tiles, tiles=tiles)[0], rgb)
+
+
+def main_of(confirmed: list[tuple[Any, Any]], rgb: np.ndarray) -> Any | None:
+    """The mesh of the main person's face among confirmed (detection, mesh) pairs."""
     if not confirmed:
         return None
     height, width = rgb.shape[:2]
@@ -468,9 +496,14 @@ def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
     """UnreadableVideo when the picture stops well before the length the file announces."""
     needed = min(float(duration), info.duration)
     # Read past `needed`: packets come in decode order and reading stops on a timestamp.
-    measured = picture_span(path, needed + 1.0)
+    check_span(info, duration, picture_span(path, needed + 1.0))
+
+
+def check_span(info: VideoInfo, duration: int, measured: float | None) -> None:
+    """check_complete's judgement of a measured picture_span (None: nothing to judge)."""
     if measured is None:
         return
+    needed = min(float(duration), info.duration)
     span = measured + info.frame_duration
     if span + 3 * info.frame_duration < needed:
         raise UnreadableVideo(
@@ -499,23 +532,53 @@ def sample_frames(path: Path, info: VideoInfo, duration: float) -> Iterable[np.n
         raise decode_failure(reader.detail, info.codec) from None
 
 
-def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
-    """Probe by content, check length and codec, and look for a face in sampled frames."""
+def probe_checked(path: Path, duration: int) -> VideoInfo:
+    """Probe, then check codec, colours, length and completeness. The three ffmpeg runs
+    (probe, decoder list, packet times) start together: each costs a tenth of a second or
+    more just to start."""
     if not path.is_file():
         raise UnreadableVideo(not_a_file("video", path))
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
-    info = probe(path)
-    check_decodable(info)
-    check_colour(info)
-    check_length(info, duration)
-    check_complete(path, info, duration)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        decoders = pool.submit(available_decoders)
+        # Past `duration` (the length needed, within a frame): see check_complete.
+        span = pool.submit(picture_span, path, duration + 1.0)
+        info = probe(path)
+        check_decodable(info, decoders.result())
+        check_colour(info)
+        check_length(info, duration)
+        check_span(info, duration, span.result())
+    return info
+
+
+def check_video(
+    path: Path, duration: int, models: Any, on_faces: FacesSeen | None = None
+) -> VideoCheck:
+    """Probe by content, check length and codec, and look for a face in sampled frames.
+
+    Without `on_faces` the look stops at the first sample with a face. With it, every
+    sample is looked at and each one with faces is handed to `on_faces` (a job picks its
+    keyframe so, from the one decode); after the first face, samples are searched with
+    tiles only when that face needed them."""
+    info = probe_checked(path, duration)
     decoded = 0
+    first: VideoCheck | None = None
     for index, frame in enumerate(sample_frames(path, info, float(duration))):
         decoded += 1
-        # The tiled small-face search on every FINE_EVERY-th sample only (it is the dear part).
-        if find_faces(models, frame, fine=index % FINE_EVERY == 0):
-            return VideoCheck(info=info, first_face_s=index / SAMPLE_FPS)
+        if first is None:
+            # The fine search on every FINE_EVERY-th sample only (it is the dear part).
+            found, tiled = search_faces(models, frame, fine=index % FINE_EVERY == 0)
+        else:
+            found, _ = search_faces(models, frame, fine=first.tiled, tiles=first.tiled)
+        if found and first is None:
+            first = VideoCheck(info=info, first_face_s=index / SAMPLE_FPS, tiled=tiled)
+        if found and on_faces is not None:
+            on_faces(index, frame, found)
+        if first is not None and on_faces is None:
+            return first
+    if first is not None:
+        return first
     if decoded == 0:
         raise UnreadableVideo("No picture could be decoded from the video: it may be damaged.")
     raise NoFaceInVideo(
@@ -524,9 +587,12 @@ def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     )
 
 
-def check_inputs(photo: Path, video: Path, duration: object, models: Any) -> InputCheck:
-    """Every refusal, in the order a person would fix them: duration, photo, video."""
+def check_inputs(
+    photo: Path, video: Path, duration: object, models: Any, on_faces: FacesSeen | None = None
+) -> InputCheck:
+    """Every refusal, in the order a person would fix them: duration, photo, video.
+    `on_faces`: see check_video."""
     seconds = validate_duration(duration)
     photo_check = check_photo(photo, models)
-    video_check = check_video(video, seconds, models)
+    video_check = check_video(video, seconds, models, on_faces)
     return InputCheck(photo=photo_check, video=video_check, duration=seconds)

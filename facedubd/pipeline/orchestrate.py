@@ -25,7 +25,8 @@ from facedubd.pipeline.inputs import (
     InputCheck,
     check_inputs,
     follow_main_person,
-    main_face_mesh,
+    main_of,
+    search_faces,
 )
 from facedubd.pipeline.media import FrameReader, FrameWriter, VideoInfo, verify_output
 from facedubd.pipeline.stream import FrameStats, run_frames
@@ -111,24 +112,44 @@ def expected_frames(info: VideoInfo, duration: float) -> int:
     return max(1, math.ceil(duration * info.rate - Fraction(1, 10**6)))
 
 
-def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:
-    """The sampled frame whose face scores best (large, frontal, sharp), over the first
-    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face."""
-    from facedubd.pipeline.dub import keyframe_score
+class KeyframePicker:
+    """Keeps the sampled frame whose main face scores best (large, frontal, sharp); fed
+    the faces of each sample (`see`), e.g. by the video check as it samples the clip."""
 
-    best: Keyframe | None = None
+    def __init__(self) -> None:
+        self.best: Keyframe | None = None
+
+    def see(self, index: int, frame: np.ndarray, confirmed: list[tuple[Any, Any]]) -> None:
+        from facedubd.pipeline.dub import keyframe_score
+
+        mesh = main_of(confirmed, frame)
+        if mesh is None:
+            return
+        score = float(keyframe_score(frame, mesh))
+        if self.best is None or score > self.best.score:
+            self.best = Keyframe(frame, mesh, index / SAMPLE_FPS, score)
+
+    def keyframe(self) -> Keyframe:
+        if self.best is None:
+            raise PipelineError("No usable face was found in the reference video.")
+        return self.best
+
+
+def pick_keyframe(
+    video: Path, info: VideoInfo, duration: float, models: Any, tiles: bool = True
+) -> Keyframe:
+    """The sampled frame whose face scores best (large, frontal, sharp), over the first
+    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face
+    (`tiles`: searched for with the tiled searches too, for small faces)."""
+    picker = KeyframePicker()
     spec = info.decode_spec(duration)
     with FrameReader(fa.sample_args(video, spec, SAMPLE_FPS), info.width, info.height) as reader:
         for index, frame in enumerate(reader):
-            mesh = main_face_mesh(models, frame)  # samples are far apart: detect afresh
-            if mesh is None:
-                continue
-            score = float(keyframe_score(frame, mesh))
-            if best is None or score > best.score:
-                best = Keyframe(frame, mesh, index / SAMPLE_FPS, score)
-    if best is None:
-        raise PipelineError("No usable face was found in the reference video.")
-    return best
+            # Samples are far apart: detect afresh.
+            found, _ = search_faces(models, frame, fine=tiles, tiles=tiles)
+            if found:
+                picker.see(index, frame, found)
+    return picker.keyframe()
 
 
 def encode_spec(info: VideoInfo, frames: int, settings: PipelineSettings, video: Path) -> Any:
@@ -220,7 +241,10 @@ def run(
     clock.enter("preparing")
     _limit_threads(settings.threads)
     models = load_face_models(settings.device, settings.threads)  # fetches what is missing
-    checked = check_inputs(Path(photo), Path(video), settings.duration, models)
+    # The video check samples the whole clip and keeps the best keyframe as it goes, so
+    # the samples are decoded and searched once.
+    picker = KeyframePicker()
+    checked = check_inputs(Path(photo), Path(video), settings.duration, models, picker.see)
     info = checked.video.info
 
     clock.enter("generating_views")
@@ -230,7 +254,7 @@ def run(
     views = write_views(dub.render_views(character), out_dir / VIEWS_DIR)
 
     clock.enter("extracting_keyframe")
-    key = pick_keyframe(Path(video), info, checked.duration, models)
+    key = picker.keyframe()
 
     clock.enter("compositing_scene")
     scene = dub.composite(

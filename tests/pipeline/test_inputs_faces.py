@@ -13,7 +13,7 @@ import pytest
 from facedubd.pipeline import inputs
 from facedubd.pipeline.face import FaceModels, load_face_models
 from facedubd.pipeline.media import probe
-from facedubd.pipeline.orchestrate import pick_keyframe
+from facedubd.pipeline.orchestrate import KeyframePicker, pick_keyframe
 from tests.pipeline import variants as v
 from tests.pipeline.clips import ffmpeg
 
@@ -202,3 +202,26 @@ def test_a_large_face_that_leaves_is_searched_cheaply_and_found_again(
     assert tracker.detector_runs >= 8
     assert short.runs == tracker.detector_runs  # one whole-frame pass per search
     assert full.runs <= tracker.detector_runs
+
+
+def test_the_video_check_picks_the_keyframe_as_it_samples(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    """A job's video check hands every sample with faces to the keyframe picker: the one
+    decode gives the same keyframe as a separate pass over the samples."""
+    clip = two_people(sample, tmp_path / "two.mp4")
+    picker = KeyframePicker()
+    seen: list[int] = []
+
+    def on_faces(index: int, frame: np.ndarray, found: list[tuple[Any, Any]]) -> None:
+        seen.append(index)
+        picker.see(index, frame, found)
+
+    check = inputs.check_video(clip, 1, models, on_faces)
+    assert check.first_face_s == 0 and not check.tiled
+    assert seen == [0, 1]  # 1 s at 2 samples a second, both with faces
+    key = picker.keyframe()
+    separate = pick_keyframe(clip, check.info, 1.0, models)
+    assert key.time_s == separate.time_s
+    assert key.score == pytest.approx(separate.score)
+    assert key.mesh.roi.cx < SPLIT_X  # the larger man on the left
