@@ -35,8 +35,9 @@ def _pair(node: ast.expr) -> tuple[int, int]:
     times faster than ast.literal_eval), anything else through literal_eval."""
     if isinstance(node, ast.Tuple) and len(node.elts) == 2:
         values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
-        if all(type(v) is int for v in values):
-            return (values[0], values[1])
+        ints = [v for v in values if type(v) is int]
+        if len(ints) == 2:
+            return (ints[0], ints[1])
     return tuple(ast.literal_eval(node))
 
 
