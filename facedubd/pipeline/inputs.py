@@ -19,9 +19,14 @@ patterns and textures the detector mistakes for faces are not faces.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
+import json
+import math
+import os
 import re
+import shutil
 import subprocess
 import warnings
 from collections.abc import Callable, Iterable
@@ -42,6 +47,7 @@ from facedubd.errors import (
     UnsupportedCodec,
     VideoTooShort,
 )
+from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.media import FrameReader, VideoInfo, probe
 
@@ -65,6 +71,10 @@ LOST_RETRY_EVERY = 3
 FINE_TILE = 480
 #: In the video check, samples searched with tiles: one in FINE_EVERY (1 a second at 2 fps).
 FINE_EVERY = 2
+#: A job's keyframe is chosen among about this many samples at most, spread evenly from the
+#: first face on (all of them up to 5 s; every 2nd for 10 s, every 6th for 30 s): each
+#: candidate costs a face search, and more of them rarely find a better frame.
+KEYFRAME_CANDIDATES = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -431,10 +441,44 @@ def parse_decoders(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def binary_stamp(name: str) -> str | None:
+    """The program `name` as found on PATH: its real path, size and change time (a
+    replaced or updated ffmpeg gets a new stamp); None when it is not found."""
+    found = shutil.which(name)
+    if found is None:
+        return None
+    try:
+        stat = os.stat(found)
+    except OSError:
+        return None
+    return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cached_listing(args: list[str], name: str) -> str:
+    """The output of `args` (ffmpeg listing what it was built with), kept per ffmpeg binary
+    in `<cache>/ffmpeg/<name>.json`: starting ffmpeg just to list costs ~0.1 s a job."""
+    stamp = binary_stamp(args[0])
+    file = cache_dir() / "ffmpeg" / f"{name}.json"
+    if stamp is not None:
+        try:
+            saved = json.loads(file.read_text())
+            if saved["stamp"] == stamp and isinstance(saved["text"], str):
+                return str(saved["text"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if stamp is not None and done.returncode == 0 and done.stdout:
+        with contextlib.suppress(OSError):
+            ensure_private_dir(file.parent)
+            partial = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+            write_private_file(partial, json.dumps({"stamp": stamp, "text": done.stdout}).encode())
+            os.replace(partial, file)
+    return done.stdout
+
+
 @functools.cache
 def available_decoders() -> frozenset[str]:
-    done = subprocess.run(fa.decoders_args(), capture_output=True, text=True, check=False)
-    return parse_decoders(done.stdout)
+    return parse_decoders(cached_listing(fa.decoders_args(), "decoders"))
 
 
 _FILTER_LINE = re.compile(r"^\s*[TSC.]{3}\s+(\w+)\s+\S+->\S+")
@@ -447,8 +491,7 @@ def parse_filters(text: str) -> frozenset[str]:
 
 @functools.cache
 def available_filters() -> frozenset[str]:
-    done = subprocess.run(fa.filters_args(), capture_output=True, text=True, check=False)
-    return parse_filters(done.stdout)
+    return parse_filters(cached_listing(fa.filters_args(), "filters"))
 
 
 def check_colour(info: VideoInfo, filters: frozenset[str] | None = None) -> None:
@@ -521,13 +564,25 @@ def decode_failure(detail: str, codec: str) -> UnreadableVideo | UnsupportedCode
     return UnreadableVideo("The video could not be decoded: the file may be damaged.")
 
 
-def sample_frames(path: Path, info: VideoInfo, duration: float) -> Iterable[np.ndarray]:
-    """Frames at SAMPLE_FPS over the first `duration` seconds, upright, streamed."""
+def sample_reader(path: Path, info: VideoInfo, duration: float) -> FrameReader:
+    """The decoder of the frames at SAMPLE_FPS over the first `duration` seconds."""
     spec = info.decode_spec(duration)
-    reader = FrameReader(fa.sample_args(path, spec, SAMPLE_FPS), info.width, info.height)
+    return FrameReader(fa.sample_args(path, spec, SAMPLE_FPS), info.width, info.height)
+
+
+def sample_frames(
+    path: Path, info: VideoInfo, duration: float, reader: FrameReader | None = None
+) -> Iterable[np.ndarray]:
+    """Frames at SAMPLE_FPS over the first `duration` seconds, upright, streamed (from
+    `reader`, sample_reader's, when it was started already)."""
+    reader = reader or sample_reader(path, info, duration)
     try:
-        with reader:
+        try:
             yield from reader
+        except BaseException:
+            reader.close(check=False)
+            raise
+        reader.close()
     except PipelineError:
         raise decode_failure(reader.detail, info.codec) from None
 
@@ -552,27 +607,71 @@ def probe_checked(path: Path, duration: int) -> VideoInfo:
     return info
 
 
+class VideoProbe:
+    """probe_checked(path, duration), then the start of the sampling decode, on a thread
+    of their own while the caller does other work (a job: loading the models, checking the
+    photo). Use as a context manager: leaving it stops a decode nobody read."""
+
+    def __init__(self, path: Path, duration: int) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(1)
+        self._future = self._pool.submit(self._start, path, duration)
+
+    @staticmethod
+    def _start(path: Path, duration: int) -> tuple[VideoInfo, FrameReader]:
+        info = probe_checked(path, duration)
+        reader = sample_reader(path, info, float(duration))
+        reader.__enter__()  # ffmpeg starts decoding (its start alone takes ~0.1 s)
+        return info, reader
+
+    def result(self) -> tuple[VideoInfo, FrameReader]:
+        """The probe and the started reader, or the probe's refusal raised."""
+        return self._future.result()
+
+    def __enter__(self) -> VideoProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        if self._future.exception() is None:
+            self._future.result()[1].close(check=False)
+
+
+def keyframe_step(duration: float) -> int:
+    """Look at every this-many-th sample for keyframe candidates after the first face."""
+    return max(1, math.ceil(duration * SAMPLE_FPS / KEYFRAME_CANDIDATES))
+
+
 def check_video(
-    path: Path, duration: int, models: Any, on_faces: FacesSeen | None = None
+    path: Path,
+    duration: int,
+    models: Any,
+    on_faces: FacesSeen | None = None,
+    probed: VideoProbe | None = None,
 ) -> VideoCheck:
     """Probe by content, check length and codec, and look for a face in sampled frames.
 
-    Without `on_faces` the look stops at the first sample with a face. With it, every
-    sample is looked at and each one with faces is handed to `on_faces` (a job picks its
-    keyframe so, from the one decode); after the first face, samples are searched with
-    tiles only when that face needed them."""
-    info = probe_checked(path, duration)
-    decoded = 0
+    Without `on_faces` the look stops at the first sample with a face. With it, the look
+    goes on to the end (every keyframe_step-th sample from the first face on) and each
+    sample with faces is handed to `on_faces` (a job picks its keyframe so, from the one
+    decode); after the first face, samples are searched with tiles only when that face
+    needed them. `probed`: the probe and the sampling decode already started (a job starts
+    them with the models' loading); the probe's refusal is raised here."""
+    info, reader = probed.result() if probed is not None else (probe_checked(path, duration), None)
+    decoded, step = 0, keyframe_step(duration)
     first: VideoCheck | None = None
-    for index, frame in enumerate(sample_frames(path, info, float(duration))):
+    first_index = 0
+    for index, frame in enumerate(sample_frames(path, info, float(duration), reader)):
         decoded += 1
         if first is None:
             # The fine search on every FINE_EVERY-th sample only (it is the dear part).
             found, tiled = search_faces(models, frame, fine=index % FINE_EVERY == 0)
+        elif (index - first_index) % step:
+            continue
         else:
             found, _ = search_faces(models, frame, fine=first.tiled, tiles=first.tiled)
         if found and first is None:
             first = VideoCheck(info=info, first_face_s=index / SAMPLE_FPS, tiled=tiled)
+            first_index = index
         if found and on_faces is not None:
             on_faces(index, frame, found)
         if first is not None and on_faces is None:
@@ -588,11 +687,16 @@ def check_video(
 
 
 def check_inputs(
-    photo: Path, video: Path, duration: object, models: Any, on_faces: FacesSeen | None = None
+    photo: Path,
+    video: Path,
+    duration: object,
+    models: Any,
+    on_faces: FacesSeen | None = None,
+    probed: VideoProbe | None = None,
 ) -> InputCheck:
     """Every refusal, in the order a person would fix them: duration, photo, video.
-    `on_faces`: see check_video."""
+    `on_faces`, `probed`: see check_video."""
     seconds = validate_duration(duration)
     photo_check = check_photo(photo, models)
-    video_check = check_video(video, seconds, models, on_faces)
+    video_check = check_video(video, seconds, models, on_faces, probed)
     return InputCheck(photo=photo_check, video=video_check, duration=seconds)

@@ -23,10 +23,12 @@ from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.inputs import (
     SAMPLE_FPS,
     InputCheck,
+    VideoProbe,
     check_inputs,
     follow_main_person,
     main_of,
     search_faces,
+    validate_duration,
 )
 from facedubd.pipeline.media import FrameReader, FrameWriter, VideoInfo, verify_output
 from facedubd.pipeline.stream import FrameStats, run_frames
@@ -240,11 +242,16 @@ def run(
     out_dir = ensure_private_dir(Path(out_dir))
     clock.enter("preparing")
     _limit_threads(settings.threads)
-    models = load_face_models(settings.device, settings.threads)  # fetches what is missing
-    # The video check samples the whole clip and keeps the best keyframe as it goes, so
-    # the samples are decoded and searched once.
-    picker = KeyframePicker()
-    checked = check_inputs(Path(photo), Path(video), settings.duration, models, picker.see)
+    seconds = validate_duration(settings.duration)
+    with VideoProbe(Path(video), seconds) as probed:
+        # The video's probe (three ffmpeg runs) and the start of its sampling decode go on
+        # while the models load and the photo is checked; its refusals still come after
+        # the photo's.
+        models = load_face_models(settings.device, settings.threads)  # fetches what is missing
+        # The video check samples the whole clip and keeps the best keyframe as it goes, so
+        # the samples are decoded and searched once.
+        picker = KeyframePicker()
+        checked = check_inputs(Path(photo), Path(video), seconds, models, picker.see, probed)
     info = checked.video.info
 
     clock.enter("generating_views")
