@@ -5,6 +5,7 @@ file 0600 in 0700 folders; temporary files stay inside `out_dir` and are removed
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import math
@@ -24,7 +25,8 @@ from facedubd.pipeline.inputs import (
     SAMPLE_FPS,
     InputCheck,
     VideoProbe,
-    check_inputs,
+    check_photo,
+    check_video,
     follow_main_person,
     main_of,
     search_faces,
@@ -154,6 +156,14 @@ def pick_keyframe(
     return picker.keyframe()
 
 
+def draw_character(models: Any, photo_rgb: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+    """The character's model from the photo, and its views (not written yet)."""
+    from facedubd.pipeline import dub
+
+    character = dub.build_character(models, photo_rgb)
+    return character, dub.render_views(character)
+
+
 def encode_spec(info: VideoInfo, frames: int, settings: PipelineSettings, video: Path) -> Any:
     return fa.EncodeSpec(
         width=info.width,
@@ -236,29 +246,36 @@ def run(
 ) -> RunResult:
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
-    from facedubd.pipeline.face import load_face_models
-
     clock = StageClock(on_event)
     out_dir = ensure_private_dir(Path(out_dir))
     clock.enter("preparing")
-    _limit_threads(settings.threads)
     seconds = validate_duration(settings.duration)
     with VideoProbe(Path(video), seconds) as probed:
         # The video's probe (three ffmpeg runs) and the start of its sampling decode go on
-        # while the models load and the photo is checked; its refusals still come after
-        # the photo's.
+        # while the face libraries are imported, the models load and the photo is checked;
+        # its refusals still come after the photo's.
+        from facedubd.pipeline.face import load_face_models
+
+        _limit_threads(settings.threads)
         models = load_face_models(settings.device, settings.threads)  # fetches what is missing
         # The video check samples the whole clip and keeps the best keyframe as it goes, so
         # the samples are decoded and searched once.
         picker = KeyframePicker()
-        checked = check_inputs(Path(photo), Path(video), seconds, models, picker.see, probed)
+        photo_check = check_photo(Path(photo), models)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # The character and its views are drawn (in memory) while the video is checked,
+            # which mostly waits for its samples' decode; a refusal of the video still
+            # comes first, and nothing is written before the inputs are accepted.
+            drawn = pool.submit(draw_character, models, photo_check.rgb)
+            video_check = check_video(Path(video), seconds, models, picker.see, probed)
+    checked = InputCheck(photo=photo_check, video=video_check, duration=seconds)
     info = checked.video.info
 
     clock.enter("generating_views")
     from facedubd.pipeline import dub
 
-    character = dub.build_character(models, checked.photo.rgb)
-    views = write_views(dub.render_views(character), out_dir / VIEWS_DIR)
+    character, drawn_views = drawn.result()
+    views = write_views(drawn_views, out_dir / VIEWS_DIR)
 
     clock.enter("extracting_keyframe")
     key = picker.keyframe()
