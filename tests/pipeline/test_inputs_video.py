@@ -439,3 +439,16 @@ def test_ffmpeg_lists_are_kept_per_binary_in_the_cache(
     assert inputs.cached_listing(fa.decoders_args(), "decoders") == text
     file.write_text("{not json")
     assert inputs.cached_listing(fa.decoders_args(), "decoders") == text
+
+
+def test_a_started_probe_left_unread_stops_its_decoder(sample: Callable[[str], Path]) -> None:
+    """A job starts the probe and the sampling decode early; when it stops before reading
+    them (the photo was refused), leaving the probe stops that ffmpeg."""
+    with inputs.VideoProbe(sample("single_face.mp4"), 2) as probed:
+        info, reader = probed.result()
+        assert info.width > 0 and info.height > 0 and info.duration >= 2
+        process = reader._proc
+        assert process is not None and process.poll() is None  # decoding, waiting for us
+    assert process.poll() is not None  # stopped and reaped
+    with pytest.raises(UnreadableVideo), inputs.VideoProbe(Path("/nonexistent.mp4"), 2) as gone:
+        gone.result()
