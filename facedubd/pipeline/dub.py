@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facedubd.errors import FaceTooSmall, NoFaceInPhoto
-from facedubd.pipeline import blend, colour, geometry
+from facedubd.pipeline import blend, colour, geometry, occlusion
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.filters import OneEuroFilter
 from facedubd.pipeline.meshtopo import Hole, Topology, build_topology
@@ -590,6 +590,9 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         out = frame_rgb.copy()
         out[y0:y1, x0:x1] = base.image
         out[fy0:fy1, fx0:fx1] = blend.alpha_blend(region, recoloured, alpha)
+    if hands := occlusion.hands_of(mesh):
+        with state.timed("hands"):
+            occlusion.keep_hands(out, frame_rgb, hands, box)
     return out
 
 
