@@ -105,7 +105,8 @@ def upright_rotation(wrist: npt.ArrayLike, middle: npt.ArrayLike) -> float:
     """The crop rotation (angle of its x axis in the image, y down) that makes the
     wrist -> middle-finger direction point straight up in the crop."""
     d = np.asarray(middle, dtype=np.float64) - np.asarray(wrist, dtype=np.float64)
-    return math.atan2(float(d[1]), float(d[0])) + math.pi / 2
+    angle = math.atan2(float(d[1]), float(d[0])) + math.pi / 2
+    return angle - 2 * math.pi if angle > math.pi else angle
 
 
 def rect_roi(
@@ -192,23 +193,26 @@ def hand_mask(
     and fingers drawn as thick segments (a finger wide), grown by `grow` finger widths
     each side, then feathered outward over 2 x `feather` finger widths, so it is 1 on the
     hand and a little around it."""
-    mask = np.zeros(shape, dtype=np.uint8)
-    blur = 0
-    for points in hands:
-        width = max(finger_width(points), 1.0)
-        xy = np.asarray(points, dtype=np.float64)[:, :2] - np.asarray(origin, dtype=np.float64)
+    widths = [max(finger_width(points), 1.0) for points in hands]
+    blur = max((round(feather * w) for w in widths), default=0)
+    # Drawn with a margin, so the mask does not depend on where the patch is cut.
+    pad = 2 * blur + 1
+    mask = np.zeros((shape[0] + 2 * pad, shape[1] + 2 * pad), dtype=np.uint8)
+    shift = np.asarray(origin, dtype=np.float64) - pad
+    for points, width in zip(hands, widths, strict=True):
+        xy = np.asarray(points, dtype=np.float64)[:, :2] - shift
         fixed = np.round(xy * 16).astype(np.int32)
         thick = max(round(width * (1.0 + 2.0 * grow)), 1)
         cv2.fillPoly(mask, [fixed[list(PALM_LOOP)]], 255, cv2.LINE_8, 4)
         cv2.polylines(mask, [fixed[list(PALM_LOOP)]], True, 255, thick, cv2.LINE_8, 4)
         for chain in FINGERS:
             cv2.polylines(mask, [fixed[list(chain)]], False, 255, thick, cv2.LINE_8, 4)
-        blur = max(blur, round(feather * width))
     if blur >= 1:
         # Grow by the blur radius first, so the feather falls off outside the hand.
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * blur + 1, 2 * blur + 1))
         mask = np.asarray(cv2.dilate(mask, kernel), dtype=np.uint8)
         mask = np.asarray(cv2.blur(mask, (2 * blur + 1, 2 * blur + 1)), dtype=np.uint8)
+    mask = mask[pad : pad + shape[0], pad : pad + shape[1]]
     return mask.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
