@@ -405,6 +405,12 @@ class FaceWithHands(Mesh):
     hands: tuple[np.ndarray, ...] = ()
 
 
+def attach_hands(face: Mesh, hands: tuple[np.ndarray, ...]) -> FaceWithHands:
+    """The tracked face `face` carrying `hands`."""
+    values = {f.name: getattr(face, f.name) for f in dataclasses.fields(Mesh)}
+    return FaceWithHands(**values, hands=hands)
+
+
 class FaceAndHandTracker:
     """A face tracker with a hand tracker riding on it: `update(rgb)` returns the face's
     mesh (a FaceWithHands) or None, like the face tracker it wraps."""
@@ -416,10 +422,7 @@ class FaceAndHandTracker:
     def update(self, rgb: npt.NDArray[np.uint8]) -> FaceWithHands | None:
         face = self.faces.update(rgb)  # type: ignore[attr-defined]
         found = self.hands.update(rgb, face)
-        if face is None:
-            return None
-        values = {f.name: getattr(face, f.name) for f in dataclasses.fields(Mesh)}
-        return FaceWithHands(**values, hands=found)
+        return None if face is None else attach_hands(face, found)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.faces, name)
