@@ -202,6 +202,8 @@ def test_no_hand_is_found_on_a_clip_without_hands(
     )
     assert not any(run.hands)
     # Searching costs one model run every PROBE_EVERY frames, no more.
-    assert run.tracker.model_runs <= len(run.frames) // H.PROBE_EVERY + 1
+    probes = run.tracker.model_runs + run.tracker.palm_runs
+    assert probes <= len(run.frames) // H.PROBE_EVERY + 1
+    assert run.tracker.palm_runs >= 1
     print(f"\n[hands] single_face: {len(run.frames)} frames, {run.tracker.model_runs} probes, "
           f"{run.hand_ms:.2f} ms/frame (CPU)")  # fmt: skip

@@ -123,12 +123,15 @@ def test_search_box_is_a_square_inside_the_frame() -> None:
     assert H.search_box(Roi(600, 300, 300, 0.0), (360, 640)) == (280, 0, 360)
 
 
-def test_chin_probe_and_near_face() -> None:
+def test_face_probes_and_near_face() -> None:
     face = np.zeros((468, 3))
-    face[H.CHIN] = (210.0, 260.0, 0.0)
+    face[H.PROBE_POINTS["chin"]] = (210.0, 260.0, 0.0)
+    face[H.PROBE_POINTS["nose"]] = (205.0, 200.0, -9.0)
     roi = Roi(200.0, 200.0, 180.0, 0.1)
-    probe = H.chin_probe(face, roi)
+    probe = H.face_probe(face, roi, "chin")
     assert (probe.cx, probe.cy, probe.size, probe.rotation) == (210.0, 260.0, 180.0, 0.1)
+    probe = H.face_probe(face, roi, "nose")
+    assert (probe.cx, probe.cy, probe.size, probe.rotation) == (205.0, 200.0, 180.0, 0.1)
     hand = upright_hand(cx=200.0, wrist_y=400.0)
     assert H.near_face(hand, roi)  # fingers up to y ~ 300
     assert not H.near_face(hand + np.float32([400.0, 0.0, 0.0]), roi)

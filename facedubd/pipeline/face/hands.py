@@ -202,15 +202,14 @@ def hand_mask(
     for points, width in zip(hands, widths, strict=True):
         xy = np.asarray(points, dtype=np.float64)[:, :2] - shift
         fixed = np.round(xy * 16).astype(np.int32)
-        thick = max(round(width * (1.0 + 2.0 * grow)), 1)
+        # Lines grown by the blur radius too (round caps), so the box blur's falloff
+        # lies outside the grown hand and the hand itself stays at 1.
+        thick = max(round(width * (1.0 + 2.0 * grow)) + 2 * blur, 1)
         cv2.fillPoly(mask, [fixed[list(PALM_LOOP)]], 255, cv2.LINE_8, 4)
         cv2.polylines(mask, [fixed[list(PALM_LOOP)]], True, 255, thick, cv2.LINE_8, 4)
         for chain in FINGERS:
             cv2.polylines(mask, [fixed[list(chain)]], False, 255, thick, cv2.LINE_8, 4)
     if blur >= 1:
-        # Grow by the blur radius first, so the feather falls off outside the hand.
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * blur + 1, 2 * blur + 1))
-        mask = np.asarray(cv2.dilate(mask, kernel), dtype=np.uint8)
         mask = np.asarray(cv2.blur(mask, (2 * blur + 1, 2 * blur + 1)), dtype=np.uint8)
     mask = mask[pad : pad + shape[0], pad : pad + shape[1]]
     return mask.astype(np.float32) * np.float32(1.0 / 255.0)
@@ -274,25 +273,26 @@ def detect_palms(
 
 # ----------------------------------------------------------------------------- tracking
 
-#: While no hand is followed, a probe runs on every PROBE_EVERY-th frame with a face:
-#: the landmark model on a face-sized crop centred on the chin (where a hand raised to
-#: the face almost always is), and on every PALM_EVERY-th probe the palm detector over
-#: the face's surroundings instead (a hand elsewhere on the face).
+#: While no hand is followed, a probe runs on every PROBE_EVERY-th frame with a face,
+#: in turn from PROBES: the landmark model on a face-sized crop centred on the chin
+#: (where a hand raised to the face almost always is) or on the nose tip (fingers over
+#: the nose and eyes), or the palm detector over the face's surroundings (a hand
+#: anywhere else near the face; twice the cost of a landmark run, so rarer).
 PROBE_EVERY = 12
-PALM_EVERY = 4
+PROBES: tuple[str, ...] = ("chin", "nose", "chin", "nose", "chin", "palm")
 #: A followed hand's landmarks are refreshed on every TRACK_EVERY-th frame (the mask is
 #: grown enough to cover a hand's move over the frame in between).
 TRACK_EVERY = 2
 #: A hand whose box is further than this many face crops from the face is dropped.
 FACE_REACH = 0.75
-#: Mesh points: the chin (the probe's centre).
-CHIN = 152
+#: Mesh points the landmark probes are centred on.
+PROBE_POINTS: dict[str, int] = {"chin": 152, "nose": 1}
 
 
-def chin_probe(face_points: npt.ArrayLike, face_roi: Roi) -> Roi:
-    """The probe crop: the face crop's size and roll, centred on the chin."""
-    chin = np.asarray(face_points, dtype=np.float64)[CHIN, :2]
-    return Roi(float(chin[0]), float(chin[1]), face_roi.size, face_roi.rotation)
+def face_probe(face_points: npt.ArrayLike, face_roi: Roi, where: str) -> Roi:
+    """A probe crop: the face crop's size and roll, centred on mesh point PROBE_POINTS[where]."""
+    centre = np.asarray(face_points, dtype=np.float64)[PROBE_POINTS[where], :2]
+    return Roi(float(centre[0]), float(centre[1]), face_roi.size, face_roi.rotation)
 
 
 def near_face(points: npt.ArrayLike, face_roi: Roi, reach: float = FACE_REACH) -> bool:
@@ -317,10 +317,15 @@ def load_hand_models(device: str = "auto", threads: int = 1) -> HandModels:
     from facedubd.models.sessions import create_session
 
     paths = ensure_models(list(HAND_MODEL_NAMES))
-    return HandModels(
+    models = HandModels(
         create_session(paths[PALM.name], device=device, threads=threads),
         create_session(paths[HAND_MODEL], device=device, threads=threads),
     )
+    # One run each now: a session's first run costs twice a later one.
+    blank = np.zeros((64, 64, 3), np.uint8)
+    detect_palms(models.palm, blank, (0, 0, 64))
+    run_hand(models.landmarks, blank, Roi(32.0, 32.0, 64.0, 0.0))
+    return models
 
 
 class HandTracker:
@@ -331,12 +336,12 @@ class HandTracker:
         models: HandModels,
         *,
         probe_every: int = PROBE_EVERY,
-        palm_every: int = PALM_EVERY,
+        probes: tuple[str, ...] = PROBES,
         track_every: int = TRACK_EVERY,
     ) -> None:
         self._models = models
         self._probe_every = max(1, probe_every)
-        self._palm_every = max(1, palm_every)
+        self._sequence = probes
         self._track_every = max(1, track_every)
         self._hand: Hand | None = None
         self._since_probe = self._probe_every - 1  # probe on the first face frame
@@ -375,13 +380,14 @@ class HandTracker:
         if self._since_probe < self._probe_every:
             return None
         self._since_probe = 0
+        where = self._sequence[self._probes % len(self._sequence)]
         self._probes += 1
-        if self._probes % self._palm_every == 0:
+        if where == "palm":
             self.palm_runs += 1
             palms = detect_palms(self._models.palm, rgb, search_box(face.roi, rgb.shape[:2]))
             rois = [roi for roi, _ in palms[:1]]
         else:
-            rois = [chin_probe(face.points, face.roi)]
+            rois = [face_probe(face.points, face.roi, where)]
         for roi in rois:
             hand = self._landmarks(rgb, roi, face)
             if hand is not None:
