@@ -1,4 +1,4 @@
-"""TFLite flatbuffer to ONNX: our own converter for the MediaPipe face models.
+"""TFLite flatbuffer to ONNX: our own converter for the MediaPipe face and hand models.
 
 Constants behind DEQUANTIZE (fp16, or int8 with scales) and DENSIFY are folded into fp32
 initializers. Activations are kept NCHW inside the graph; tensors are transposed only

@@ -22,6 +22,8 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
    and the face is blended over the reshaped frame with a feathered mask. As a
    reference eye shuts, the face layer gives way over that eye to the reference's own
    (reshaped) closed lids.
+6. Where the reference's hand covers the face (hands come with the tracked face, see
+   `face/hands.py`), the reference's own pixels are put back (`occlusion.py`).
 """
 
 from __future__ import annotations
