@@ -159,7 +159,7 @@ def finger_width(points: npt.ArrayLike) -> float:
     return 0.25 * float(np.linalg.norm(xy[INDEX_MCP] - xy[PINKY_MCP]))
 
 
-def hand_reach(points: npt.ArrayLike, grow: float = 0.35, feather: float = 0.3) -> float:
+def hand_reach(points: npt.ArrayLike, grow: float = 0.5, feather: float = 0.3) -> float:
     """How far, pixels, `hand_mask` reaches beyond the hand's landmarks."""
     return (0.5 + grow + 2.0 * feather) * max(finger_width(points), 1.0) + 2.0
 
@@ -186,7 +186,7 @@ def hand_mask(
     shape: tuple[int, int],
     hands: list[npt.NDArray[np.float32]] | tuple[npt.NDArray[np.float32], ...],
     origin: tuple[int, int] = (0, 0),
-    grow: float = 0.35,
+    grow: float = 0.5,
     feather: float = 0.3,
 ) -> npt.NDArray[np.float32]:
     """Coverage in [0, 1] over a `shape` patch at `origin` (x, y): each hand's palm polygon
@@ -276,13 +276,15 @@ def detect_palms(
 #: While no hand is followed, a probe runs on every PROBE_EVERY-th frame with a face,
 #: in turn from PROBES: the landmark model on a face-sized crop centred on the chin
 #: (where a hand raised to the face almost always is) or on the nose tip (fingers over
-#: the nose and eyes), or the palm detector over the face's surroundings (a hand
-#: anywhere else near the face; twice the cost of a landmark run, so rarer).
-PROBE_EVERY = 12
-PROBES: tuple[str, ...] = ("chin", "nose", "chin", "nose", "chin", "palm")
-#: A followed hand's landmarks are refreshed on every TRACK_EVERY-th frame (the mask is
-#: grown enough to cover a hand's move over the frame in between).
-TRACK_EVERY = 2
+#: the nose and eyes). "palm" (the palm detector over the face's surroundings, twice the
+#: cost of a landmark run) may be added; on the demo clip it misses most hand frames,
+#: whose palm is below the picture.
+PROBE_EVERY = 15
+PROBES: tuple[str, ...] = ("chin", "chin", "nose")
+#: A followed hand's landmarks are measured on every TRACK_EVERY-th frame; in between
+#: the last points stand (the mask's margin covers the move; moving them on at the
+#: measured speed lost the hand more often on the demo clip: landmarks jitter).
+TRACK_EVERY = 3
 #: A hand whose box is further than this many face crops from the face is dropped.
 FACE_REACH = 0.75
 #: Mesh points the landmark probes are centred on.
@@ -373,6 +375,8 @@ class HandTracker:
         hand = self._landmarks(rgb, roi_from_hand(self._hand.points), face)
         if hand is None:
             self._since_probe = self._probe_every - 1  # look again at once
+            return None
+        self._age = 0
         return hand
 
     def _probe(self, rgb: npt.NDArray[np.uint8], face: Mesh) -> Hand | None:
