@@ -152,7 +152,7 @@ def test_hand_mask_covers_palm_and_fingers_and_feathers_outside() -> None:
         assert mask[y, x] == 1.0, index
     centre = np.round(hand[[0, 5, 17]].mean(axis=0)[:2]).astype(int)
     assert mask[centre[1], centre[0]] == 1.0
-    # Grown by half a finger each side: still solid there.
+    # Grown by about a third of a finger each side: still solid there.
     tip = hand[20, :2]  # the little finger's tip: nothing to its right
     assert mask[round(tip[1]), round(tip[0] + 0.8 * width)] == 1.0
     # Falls off beyond, and nothing far away.

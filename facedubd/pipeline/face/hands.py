@@ -159,7 +159,7 @@ def finger_width(points: npt.ArrayLike) -> float:
     return 0.25 * float(np.linalg.norm(xy[INDEX_MCP] - xy[PINKY_MCP]))
 
 
-def hand_reach(points: npt.ArrayLike, grow: float = 0.5, feather: float = 0.3) -> float:
+def hand_reach(points: npt.ArrayLike, grow: float = 0.35, feather: float = 0.3) -> float:
     """How far, pixels, `hand_mask` reaches beyond the hand's landmarks."""
     return (0.5 + grow + 2.0 * feather) * max(finger_width(points), 1.0) + 2.0
 
@@ -186,7 +186,7 @@ def hand_mask(
     shape: tuple[int, int],
     hands: list[npt.NDArray[np.float32]] | tuple[npt.NDArray[np.float32], ...],
     origin: tuple[int, int] = (0, 0),
-    grow: float = 0.5,
+    grow: float = 0.35,
     feather: float = 0.3,
 ) -> npt.NDArray[np.float32]:
     """Coverage in [0, 1] over a `shape` patch at `origin` (x, y): each hand's palm polygon
@@ -284,7 +284,7 @@ PROBES: tuple[str, ...] = ("chin", "chin", "nose")
 #: A followed hand's landmarks are measured on every TRACK_EVERY-th frame; in between
 #: the last points stand (the mask's margin covers the move; moving them on at the
 #: measured speed lost the hand more often on the demo clip: landmarks jitter).
-TRACK_EVERY = 3
+TRACK_EVERY = 2
 #: A hand whose box is further than this many face crops from the face is dropped.
 FACE_REACH = 0.75
 #: Mesh points the landmark probes are centred on.
