@@ -1,12 +1,14 @@
-"""Hands near the face: MediaPipe's palm detector and 21-point hand landmark model.
+"""Hands near the face: MediaPipe's 21-point hand landmark model (and palm detector).
 
 Only hands that can cover the tracked face matter (the dub keeps the reference's pixels
-where they do), so the palm detector looks at a square crop around the face, never the
-whole frame. A found palm gives the hand's crop (MediaPipe's rule: the palm box turned so
-the wrist -> middle-finger line points up, shifted half a box toward the fingers and
-grown 2.6 times); the landmark model then follows the hand from its own previous points
-(the palm, the fingers' lower joints, grown twice), and the detector is run again only
-every few frames while no hand is followed.
+where they do), so nothing looks at the whole frame. While no hand is followed, a probe
+runs every few frames: the landmark model on a face-sized crop centred on the chin or
+the nose tip, whose hand-presence score says whether a hand is there (on the demo clip
+0.53-0.95 with a hand at the face, 0.00-0.01 without), or, when asked for, the palm
+detector over a square around the face (a palm gives the hand's crop by MediaPipe's
+rule: the palm box turned so the wrist -> middle-finger line points up, shifted half a
+box toward the fingers, grown 2.6 times). A found hand is followed from its own previous
+points (the palm and the fingers' lower joints, grown twice), like the face mesh.
 
 Points are image pixels with pixel (0, 0)'s centre at (0, 0), as in `mesh.py`."""
 
