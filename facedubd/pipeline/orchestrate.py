@@ -255,6 +255,7 @@ def run(
         # while the face libraries are imported, the models load and the photo is checked;
         # its refusals still come after the photo's.
         from facedubd.pipeline.face import load_face_models
+        from facedubd.pipeline.face.hands import with_hands
 
         _limit_threads(settings.threads)
         models = load_face_models(settings.device, settings.threads)  # fetches what is missing
@@ -296,7 +297,7 @@ def run(
             checked,
             partial,
             dubber,
-            follow_main_person(models, key.mesh),
+            with_hands(follow_main_person(models, key.mesh), settings.device, settings.threads),
             settings,
             clock,
         )
