@@ -255,7 +255,7 @@ def run(
         # while the face libraries are imported, the models load and the photo is checked;
         # its refusals still come after the photo's.
         from facedubd.pipeline.face import load_face_models
-        from facedubd.pipeline.face.hands import with_hands
+        from facedubd.pipeline.face.hands import load_hand_models, with_hands
 
         _limit_threads(settings.threads)
         models = load_face_models(settings.device, settings.threads)  # fetches what is missing
@@ -263,11 +263,13 @@ def run(
         # the samples are decoded and searched once.
         picker = KeyframePicker()
         photo_check = check_photo(Path(photo), models)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            # The character and its views are drawn (in memory) while the video is checked,
-            # which mostly waits for its samples' decode; a refusal of the video still
-            # comes first, and nothing is written before the inputs are accepted.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            # The character and its views are drawn (in memory), and the hand models load,
+            # while the video is checked, which mostly waits for its samples' decode; a
+            # refusal of the video still comes first, and nothing is written before the
+            # inputs are accepted.
             drawn = pool.submit(draw_character, models, photo_check.rgb)
+            hand_models = pool.submit(load_hand_models, settings.device, settings.threads)
             video_check = check_video(Path(video), seconds, models, picker.see, probed)
     checked = InputCheck(photo=photo_check, video=video_check, duration=seconds)
     info = checked.video.info
@@ -297,7 +299,7 @@ def run(
             checked,
             partial,
             dubber,
-            with_hands(follow_main_person(models, key.mesh), settings.device, settings.threads),
+            with_hands(follow_main_person(models, key.mesh), models=hand_models.result()),
             settings,
             clock,
         )
