@@ -26,8 +26,19 @@ def _edge_list(source: str) -> list[tuple[int, int]]:
             continue
         literal = node.value.args[0] if node.value.args else None
         if isinstance(literal, ast.List | ast.Tuple | ast.Set):
-            return [tuple(ast.literal_eval(e)) for e in literal.elts]
+            return [_pair(e) for e in literal.elts]
     raise ModelError(f"the face mesh connections file has no {TESSELATION_NAME} list")
+
+
+def _pair(node: ast.expr) -> tuple[int, int]:
+    """An (a, b) edge: read straight off two integer constants (2,556 of them: several
+    times faster than ast.literal_eval), anything else through literal_eval."""
+    if isinstance(node, ast.Tuple) and len(node.elts) == 2:
+        values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+        ints = [v for v in values if type(v) is int]
+        if len(ints) == 2:
+            return (ints[0], ints[1])
+    return tuple(ast.literal_eval(node))
 
 
 def triangles_from_edges(edges: list[tuple[int, int]]) -> npt.NDArray[np.int32]:

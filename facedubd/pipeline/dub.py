@@ -281,9 +281,15 @@ def _face_size(points: Points) -> float:
     return float(span.max())
 
 
-def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
-    """The character turned to `yaw` degrees (pitch and roll levelled), VIEW_SIZE square."""
-    scene, outside, turning = _view_scene(character)
+ViewScene = tuple[Points, npt.NDArray[np.int32], int]
+
+
+def render_view(
+    character: Character, yaw: float, zoom: float = 1.0, scene_parts: ViewScene | None = None
+) -> Image:
+    """The character turned to `yaw` degrees (pitch and roll levelled), VIEW_SIZE square.
+    `scene_parts`: `_view_scene(character)` when the caller has it already."""
+    scene, outside, turning = scene_parts or _view_scene(character)
     pts = character.mesh
     current = lm.face_frame(pts)
     wanted = lm.rotation_from_angles(yaw * VIEW_TURN_GAIN, 0.0, 0.0)
@@ -310,17 +316,19 @@ def render_view(character: Character, yaw: float, zoom: float = 1.0) -> Image:
         character.portrait, scene, canvas_pts, character.topology.triangles, shape, box=box
     )
     canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
-    canvas[back.coverage] = back.image[back.coverage]
-    canvas[face.coverage] = face.image[face.coverage]
+    # OpenCV's masked copy: the same as canvas[mask] = image[mask], a hundred times faster.
+    for layer in (back, face):
+        cv2.copyTo(layer.image, layer.coverage.view(np.uint8), canvas)
     return canvas
 
 
 def render_views(character: Character) -> dict[str, Image]:
     """The views named in VIEW_NAMES: front, three-quarter left/right (±30° yaw), close-up."""
     views: dict[str, Image] = {}
+    scene_parts = _view_scene(character)  # the same for every view
     for name in VIEW_NAMES:
         zoom = 1.6 if name == "close_up" else 1.0
-        views[name] = render_view(character, VIEW_YAW[name], zoom)
+        views[name] = render_view(character, VIEW_YAW[name], zoom, scene_parts)
     return views
 
 

@@ -138,13 +138,20 @@ def decoders_args() -> list[str]:
     return ["ffmpeg", "-hide_banner", "-decoders"]
 
 
-def _upright_video(path: Path, spec: DecodeSpec, fps: Fraction, pad_end: bool = False) -> Any:
+def _upright_video(
+    path: Path, spec: DecodeSpec, fps: Fraction, pad_end: bool = False, skip_unused: bool = False
+) -> Any:
     """The reference's first video stream, upright, CFR at `fps`, square pixels, even size;
     with `pad_end`, its last frame repeats for as long as the output asks (a picture that
-    ends a little before the asked duration, or before its own audio, still fills it)."""
+    ends a little before the asked duration, or before its own audio, still fills it);
+    with `skip_unused`, the decoder skips the frames no other frame refers to (a sampled
+    frame may then be a neighbour of the one nearest its time)."""
     turns = TURN_FILTERS.get(spec.turn % 360, ())
     # With our own turn, ffmpeg must not also apply a display matrix it might find.
-    stream = ffmpeg.input(str(path), **({"noautorotate": None} if turns else {}))["v:0"]
+    options: dict[str, Any] = {"noautorotate": None} if turns else {}
+    if skip_unused:
+        options["skip_frame"] = "noref"
+    stream = ffmpeg.input(str(path), **options)["v:0"]
     for name, options in turns:
         stream = stream.filter(name, **options)
     if spec.hdr:
@@ -195,8 +202,10 @@ def decode_args(path: Path, spec: DecodeSpec) -> list[str]:
 
 
 def sample_args(path: Path, spec: DecodeSpec, fps: int = 2) -> list[str]:
-    """A few frames a second of the first `spec.duration` seconds (face checks, keyframe)."""
-    stream = _upright_video(path, spec, Fraction(fps))
+    """A few frames a second of the first `spec.duration` seconds (face checks, keyframe).
+    Frames no other frame refers to are not decoded (H.264 with B-frames: ~40% less CPU);
+    a sample is then the nearest decoded frame."""
+    stream = _upright_video(path, spec, Fraction(fps), skip_unused=True)
     return _rawvideo_out(stream, spec.duration)
 
 

@@ -18,12 +18,18 @@ patterns and textures the detector mistakes for faces are not faces.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import functools
+import json
+import math
+import os
 import re
+import shutil
 import subprocess
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,7 @@ from facedubd.errors import (
     UnsupportedCodec,
     VideoTooShort,
 )
+from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.media import FrameReader, VideoInfo, probe
 
@@ -64,6 +71,10 @@ LOST_RETRY_EVERY = 3
 FINE_TILE = 480
 #: In the video check, samples searched with tiles: one in FINE_EVERY (1 a second at 2 fps).
 FINE_EVERY = 2
+#: A job's keyframe is chosen among about this many samples at most, spread evenly from the
+#: first face on (all of them up to 5 s; every 2nd for 10 s, every 6th for 30 s): each
+#: candidate costs a face search, and more of them rarely find a better frame.
+KEYFRAME_CANDIDATES = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +104,12 @@ class PhotoCheck:
 class VideoCheck:
     info: VideoInfo
     first_face_s: float  # time of the first sampled frame showing a face
+    #: The first face was found only by a tiled search (the video's faces are small).
+    tiled: bool = False
+
+
+#: on_faces(sample index, frame, [(detection, mesh), ...]) for each sampled frame with faces.
+FacesSeen = Callable[[int, np.ndarray, list[tuple[Any, Any]]], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,19 +164,36 @@ def detect_small_faces(models: Any, rgb: np.ndarray) -> list[Any]:
     return merge_detections(found)
 
 
-def confirmed_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[tuple[Any, Any]]:
-    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
-    finds none in an image larger than a fine tile and a half, the tiled search."""
+def search_faces(
+    models: Any, rgb: np.ndarray, fine: bool = True, tiles: bool = True
+) -> tuple[list[tuple[Any, Any]], bool]:
+    """(detection, mesh) of each face the mesh model confirms, and whether a tiled search
+    found them. The whole image first; when neither detector finds anything there,
+    `tiles`: the detector's own tiles on a large image (detect_faces); then, `fine`, when
+    nothing is confirmed in an image larger than a fine tile and a half, the fine tiles."""
     from facedubd.pipeline.face import confirmed_mesh, detect_faces
+    from facedubd.pipeline.face.anchors import SHORT_RANGE
+    from facedubd.pipeline.face.detect import TILE_MIN_LONG_SIDE, run_detector_tiled
 
     def confirm(detections: list[Any]) -> list[tuple[Any, Any]]:
         pairs = ((d, confirmed_mesh(models, rgb, d)) for d in detections)
         return [(d, mesh) for d, mesh in pairs if mesh is not None]
 
-    confirmed = confirm(detect_faces(models, rgb))
+    found = detect_faces(models, rgb, tiles=False)
+    confirmed = confirm(found)
+    if confirmed:
+        return confirmed, False
+    if tiles and not found and max(rgb.shape[:2]) >= TILE_MIN_LONG_SIDE:
+        confirmed = confirm(run_detector_tiled(models.short, SHORT_RANGE, rgb))
     if fine and not confirmed and max(rgb.shape[:2]) >= 1.5 * FINE_TILE:
         confirmed = confirm(detect_small_faces(models, rgb))
-    return confirmed
+    return confirmed, bool(confirmed)
+
+
+def confirmed_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[tuple[Any, Any]]:
+    """(detection, mesh) of each face the mesh model confirms; when the whole-image pass
+    finds none in an image larger than a fine tile and a half, the tiled search."""
+    return search_faces(models, rgb, fine)[0]
 
 
 def find_faces(models: Any, rgb: np.ndarray, fine: bool = True) -> list[Box]:
@@ -178,10 +212,14 @@ def main_face_score(box: Box, width: int, height: int) -> float:
     return box.area * (1.0 - 0.5 * max(off_x, off_y))
 
 
-def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
+def main_face_mesh(models: Any, rgb: np.ndarray, tiles: bool = True) -> Any | None:
     """The mesh of the main person's face in a frame (largest and most central of the
-    faces the mesh model confirms), or None."""
-    confirmed = confirmed_faces(models, rgb)
+    faces the mesh model confirms), or None; `tiles`: with the tiled searches."""
+    return main_of(search_faces(models, rgb, fine=tiles, tiles=tiles)[0], rgb)
+
+
+def main_of(confirmed: list[tuple[Any, Any]], rgb: np.ndarray) -> Any | None:
+    """The mesh of the main person's face among confirmed (detection, mesh) pairs."""
     if not confirmed:
         return None
     height, width = rgb.shape[:2]
@@ -403,10 +441,44 @@ def parse_decoders(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def binary_stamp(name: str) -> str | None:
+    """The program `name` as found on PATH: its real path, size and change time (a
+    replaced or updated ffmpeg gets a new stamp); None when it is not found."""
+    found = shutil.which(name)
+    if found is None:
+        return None
+    try:
+        stat = os.stat(found)
+    except OSError:
+        return None
+    return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cached_listing(args: list[str], name: str) -> str:
+    """The output of `args` (ffmpeg listing what it was built with), kept per ffmpeg binary
+    in `<cache>/ffmpeg/<name>.json`: starting ffmpeg just to list costs ~0.1 s a job."""
+    stamp = binary_stamp(args[0])
+    file = cache_dir() / "ffmpeg" / f"{name}.json"
+    if stamp is not None:
+        try:
+            saved = json.loads(file.read_text())
+            if saved["stamp"] == stamp and isinstance(saved["text"], str):
+                return str(saved["text"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if stamp is not None and done.returncode == 0 and done.stdout:
+        with contextlib.suppress(OSError):
+            ensure_private_dir(file.parent)
+            partial = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+            write_private_file(partial, json.dumps({"stamp": stamp, "text": done.stdout}).encode())
+            os.replace(partial, file)
+    return done.stdout
+
+
 @functools.cache
 def available_decoders() -> frozenset[str]:
-    done = subprocess.run(fa.decoders_args(), capture_output=True, text=True, check=False)
-    return parse_decoders(done.stdout)
+    return parse_decoders(cached_listing(fa.decoders_args(), "decoders"))
 
 
 _FILTER_LINE = re.compile(r"^\s*[TSC.]{3}\s+(\w+)\s+\S+->\S+")
@@ -419,8 +491,7 @@ def parse_filters(text: str) -> frozenset[str]:
 
 @functools.cache
 def available_filters() -> frozenset[str]:
-    done = subprocess.run(fa.filters_args(), capture_output=True, text=True, check=False)
-    return parse_filters(done.stdout)
+    return parse_filters(cached_listing(fa.filters_args(), "filters"))
 
 
 def check_colour(info: VideoInfo, filters: frozenset[str] | None = None) -> None:
@@ -468,9 +539,14 @@ def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
     """UnreadableVideo when the picture stops well before the length the file announces."""
     needed = min(float(duration), info.duration)
     # Read past `needed`: packets come in decode order and reading stops on a timestamp.
-    measured = picture_span(path, needed + 1.0)
+    check_span(info, duration, picture_span(path, needed + 1.0))
+
+
+def check_span(info: VideoInfo, duration: int, measured: float | None) -> None:
+    """check_complete's judgement of a measured picture_span (None: nothing to judge)."""
     if measured is None:
         return
+    needed = min(float(duration), info.duration)
     span = measured + info.frame_duration
     if span + 3 * info.frame_duration < needed:
         raise UnreadableVideo(
@@ -488,34 +564,120 @@ def decode_failure(detail: str, codec: str) -> UnreadableVideo | UnsupportedCode
     return UnreadableVideo("The video could not be decoded: the file may be damaged.")
 
 
-def sample_frames(path: Path, info: VideoInfo, duration: float) -> Iterable[np.ndarray]:
-    """Frames at SAMPLE_FPS over the first `duration` seconds, upright, streamed."""
+def sample_reader(path: Path, info: VideoInfo, duration: float) -> FrameReader:
+    """The decoder of the frames at SAMPLE_FPS over the first `duration` seconds."""
     spec = info.decode_spec(duration)
-    reader = FrameReader(fa.sample_args(path, spec, SAMPLE_FPS), info.width, info.height)
+    return FrameReader(fa.sample_args(path, spec, SAMPLE_FPS), info.width, info.height)
+
+
+def sample_frames(
+    path: Path, info: VideoInfo, duration: float, reader: FrameReader | None = None
+) -> Iterable[np.ndarray]:
+    """Frames at SAMPLE_FPS over the first `duration` seconds, upright, streamed (from
+    `reader`, sample_reader's, when it was started already)."""
+    reader = reader or sample_reader(path, info, duration)
     try:
-        with reader:
+        try:
             yield from reader
+        except BaseException:
+            reader.close(check=False)
+            raise
+        reader.close()
     except PipelineError:
         raise decode_failure(reader.detail, info.codec) from None
 
 
-def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
-    """Probe by content, check length and codec, and look for a face in sampled frames."""
+def probe_checked(path: Path, duration: int) -> VideoInfo:
+    """Probe, then check codec, colours, length and completeness. The three ffmpeg runs
+    (probe, decoder list, packet times) start together: each costs a tenth of a second or
+    more just to start."""
     if not path.is_file():
         raise UnreadableVideo(not_a_file("video", path))
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
-    info = probe(path)
-    check_decodable(info)
-    check_colour(info)
-    check_length(info, duration)
-    check_complete(path, info, duration)
-    decoded = 0
-    for index, frame in enumerate(sample_frames(path, info, float(duration))):
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        decoders = pool.submit(available_decoders)
+        # Past `duration` (the length needed, within a frame): see check_complete.
+        span = pool.submit(picture_span, path, duration + 1.0)
+        info = probe(path)
+        check_decodable(info, decoders.result())
+        check_colour(info)
+        check_length(info, duration)
+        check_span(info, duration, span.result())
+    return info
+
+
+class VideoProbe:
+    """probe_checked(path, duration), then the start of the sampling decode, on a thread
+    of their own while the caller does other work (a job: loading the models, checking the
+    photo). Use as a context manager: leaving it stops a decode nobody read."""
+
+    def __init__(self, path: Path, duration: int) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(1)
+        self._future = self._pool.submit(self._start, path, duration)
+
+    @staticmethod
+    def _start(path: Path, duration: int) -> tuple[VideoInfo, FrameReader]:
+        info = probe_checked(path, duration)
+        reader = sample_reader(path, info, float(duration))
+        reader.__enter__()  # ffmpeg starts decoding (its start alone takes ~0.1 s)
+        return info, reader
+
+    def result(self) -> tuple[VideoInfo, FrameReader]:
+        """The probe and the started reader, or the probe's refusal raised."""
+        return self._future.result()
+
+    def __enter__(self) -> VideoProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        if self._future.exception() is None:
+            self._future.result()[1].close(check=False)
+
+
+def keyframe_step(duration: float) -> int:
+    """Look at every this-many-th sample for keyframe candidates after the first face."""
+    return max(1, math.ceil(duration * SAMPLE_FPS / KEYFRAME_CANDIDATES))
+
+
+def check_video(
+    path: Path,
+    duration: int,
+    models: Any,
+    on_faces: FacesSeen | None = None,
+    probed: VideoProbe | None = None,
+) -> VideoCheck:
+    """Probe by content, check length and codec, and look for a face in sampled frames.
+
+    Without `on_faces` the look stops at the first sample with a face. With it, the look
+    goes on to the end (every keyframe_step-th sample from the first face on) and each
+    sample with faces is handed to `on_faces` (a job picks its keyframe so, from the one
+    decode); after the first face, samples are searched with tiles only when that face
+    needed them. `probed`: the probe and the sampling decode already started (a job starts
+    them with the models' loading); the probe's refusal is raised here."""
+    info, reader = probed.result() if probed is not None else (probe_checked(path, duration), None)
+    decoded, step = 0, keyframe_step(duration)
+    first: VideoCheck | None = None
+    first_index = 0
+    for index, frame in enumerate(sample_frames(path, info, float(duration), reader)):
         decoded += 1
-        # The tiled small-face search on every FINE_EVERY-th sample only (it is the dear part).
-        if find_faces(models, frame, fine=index % FINE_EVERY == 0):
-            return VideoCheck(info=info, first_face_s=index / SAMPLE_FPS)
+        if first is None:
+            # The fine search on every FINE_EVERY-th sample only (it is the dear part).
+            found, tiled = search_faces(models, frame, fine=index % FINE_EVERY == 0)
+        elif (index - first_index) % step:
+            continue
+        else:
+            found, _ = search_faces(models, frame, fine=first.tiled, tiles=first.tiled)
+        if found and first is None:
+            first = VideoCheck(info=info, first_face_s=index / SAMPLE_FPS, tiled=tiled)
+            first_index = index
+        if found and on_faces is not None:
+            on_faces(index, frame, found)
+        if first is not None and on_faces is None:
+            return first
+    if first is not None:
+        return first
     if decoded == 0:
         raise UnreadableVideo("No picture could be decoded from the video: it may be damaged.")
     raise NoFaceInVideo(
@@ -524,9 +686,17 @@ def check_video(path: Path, duration: int, models: Any) -> VideoCheck:
     )
 
 
-def check_inputs(photo: Path, video: Path, duration: object, models: Any) -> InputCheck:
-    """Every refusal, in the order a person would fix them: duration, photo, video."""
+def check_inputs(
+    photo: Path,
+    video: Path,
+    duration: object,
+    models: Any,
+    on_faces: FacesSeen | None = None,
+    probed: VideoProbe | None = None,
+) -> InputCheck:
+    """Every refusal, in the order a person would fix them: duration, photo, video.
+    `on_faces`, `probed`: see check_video."""
     seconds = validate_duration(duration)
     photo_check = check_photo(photo, models)
-    video_check = check_video(video, seconds, models)
+    video_check = check_video(video, seconds, models, on_faces, probed)
     return InputCheck(photo=photo_check, video=video_check, duration=seconds)

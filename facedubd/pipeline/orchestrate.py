@@ -5,6 +5,7 @@ file 0600 in 0700 folders; temporary files stay inside `out_dir` and are removed
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import math
@@ -23,9 +24,13 @@ from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.inputs import (
     SAMPLE_FPS,
     InputCheck,
-    check_inputs,
+    VideoProbe,
+    check_photo,
+    check_video,
     follow_main_person,
-    main_face_mesh,
+    main_of,
+    search_faces,
+    validate_duration,
 )
 from facedubd.pipeline.media import FrameReader, FrameWriter, VideoInfo, verify_output
 from facedubd.pipeline.stream import FrameStats, run_frames
@@ -111,24 +116,52 @@ def expected_frames(info: VideoInfo, duration: float) -> int:
     return max(1, math.ceil(duration * info.rate - Fraction(1, 10**6)))
 
 
-def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:
-    """The sampled frame whose face scores best (large, frontal, sharp), over the first
-    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face."""
-    from facedubd.pipeline.dub import keyframe_score
+class KeyframePicker:
+    """Keeps the sampled frame whose main face scores best (large, frontal, sharp); fed
+    the faces of each sample (`see`), e.g. by the video check as it samples the clip."""
 
-    best: Keyframe | None = None
+    def __init__(self) -> None:
+        self.best: Keyframe | None = None
+
+    def see(self, index: int, frame: np.ndarray, confirmed: list[tuple[Any, Any]]) -> None:
+        from facedubd.pipeline.dub import keyframe_score
+
+        mesh = main_of(confirmed, frame)
+        if mesh is None:
+            return
+        score = float(keyframe_score(frame, mesh))
+        if self.best is None or score > self.best.score:
+            self.best = Keyframe(frame, mesh, index / SAMPLE_FPS, score)
+
+    def keyframe(self) -> Keyframe:
+        if self.best is None:
+            raise PipelineError("No usable face was found in the reference video.")
+        return self.best
+
+
+def pick_keyframe(
+    video: Path, info: VideoInfo, duration: float, models: Any, tiles: bool = True
+) -> Keyframe:
+    """The sampled frame whose face scores best (large, frontal, sharp), over the first
+    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face
+    (`tiles`: searched for with the tiled searches too, for small faces)."""
+    picker = KeyframePicker()
     spec = info.decode_spec(duration)
     with FrameReader(fa.sample_args(video, spec, SAMPLE_FPS), info.width, info.height) as reader:
         for index, frame in enumerate(reader):
-            mesh = main_face_mesh(models, frame)  # samples are far apart: detect afresh
-            if mesh is None:
-                continue
-            score = float(keyframe_score(frame, mesh))
-            if best is None or score > best.score:
-                best = Keyframe(frame, mesh, index / SAMPLE_FPS, score)
-    if best is None:
-        raise PipelineError("No usable face was found in the reference video.")
-    return best
+            # Samples are far apart: detect afresh.
+            found, _ = search_faces(models, frame, fine=tiles, tiles=tiles)
+            if found:
+                picker.see(index, frame, found)
+    return picker.keyframe()
+
+
+def draw_character(models: Any, photo_rgb: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+    """The character's model from the photo, and its views (not written yet)."""
+    from facedubd.pipeline import dub
+
+    character = dub.build_character(models, photo_rgb)
+    return character, dub.render_views(character)
 
 
 def encode_spec(info: VideoInfo, frames: int, settings: PipelineSettings, video: Path) -> Any:
@@ -213,25 +246,42 @@ def run(
 ) -> RunResult:
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
-    from facedubd.pipeline.face import load_face_models
-    from facedubd.pipeline.face.hands import with_hands
-
     clock = StageClock(on_event)
     out_dir = ensure_private_dir(Path(out_dir))
     clock.enter("preparing")
-    _limit_threads(settings.threads)
-    models = load_face_models(settings.device, settings.threads)  # fetches what is missing
-    checked = check_inputs(Path(photo), Path(video), settings.duration, models)
+    seconds = validate_duration(settings.duration)
+    with VideoProbe(Path(video), seconds) as probed:
+        # The video's probe (three ffmpeg runs) and the start of its sampling decode go on
+        # while the face libraries are imported, the models load and the photo is checked;
+        # its refusals still come after the photo's.
+        from facedubd.pipeline.face import load_face_models
+        from facedubd.pipeline.face.hands import load_hand_models, with_hands
+
+        _limit_threads(settings.threads)
+        models = load_face_models(settings.device, settings.threads)  # fetches what is missing
+        # The video check samples the whole clip and keeps the best keyframe as it goes, so
+        # the samples are decoded and searched once.
+        picker = KeyframePicker()
+        photo_check = check_photo(Path(photo), models)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            # The character and its views are drawn (in memory), and the hand models load,
+            # while the video is checked, which mostly waits for its samples' decode; a
+            # refusal of the video still comes first, and nothing is written before the
+            # inputs are accepted.
+            drawn = pool.submit(draw_character, models, photo_check.rgb)
+            hand_models = pool.submit(load_hand_models, settings.device, settings.threads)
+            video_check = check_video(Path(video), seconds, models, picker.see, probed)
+    checked = InputCheck(photo=photo_check, video=video_check, duration=seconds)
     info = checked.video.info
 
     clock.enter("generating_views")
     from facedubd.pipeline import dub
 
-    character = dub.build_character(models, checked.photo.rgb)
-    views = write_views(dub.render_views(character), out_dir / VIEWS_DIR)
+    character, drawn_views = drawn.result()
+    views = write_views(drawn_views, out_dir / VIEWS_DIR)
 
     clock.enter("extracting_keyframe")
-    key = pick_keyframe(Path(video), info, checked.duration, models)
+    key = picker.keyframe()
 
     clock.enter("compositing_scene")
     scene = dub.composite(
@@ -249,7 +299,7 @@ def run(
             checked,
             partial,
             dubber,
-            with_hands(follow_main_person(models, key.mesh), settings.device, settings.threads),
+            with_hands(follow_main_person(models, key.mesh), models=hand_models.result()),
             settings,
             clock,
         )

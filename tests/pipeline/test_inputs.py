@@ -55,6 +55,12 @@ def test_valid_durations(value: object, expected: int) -> None:
     assert inputs.validate_duration(value) == expected
 
 
+@pytest.mark.parametrize(("seconds", "step"), [(1, 1), (5, 1), (6, 2), (10, 2), (30, 6)])
+def test_keyframe_candidates_stay_about_ten_whatever_the_length(seconds: int, step: int) -> None:
+    assert inputs.keyframe_step(seconds) == step
+    assert len(range(0, seconds * inputs.SAMPLE_FPS, step)) <= inputs.KEYFRAME_CANDIDATES
+
+
 @pytest.mark.parametrize("value", [0, 31, -1, 2.5, "abc", "", True, None, "1e1"])
 def test_invalid_durations(value: object) -> None:
     with pytest.raises(InvalidDuration) as caught:

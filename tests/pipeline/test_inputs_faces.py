@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from facedubd.pipeline import inputs
 from facedubd.pipeline.face import FaceModels, load_face_models
 from facedubd.pipeline.media import probe
-from facedubd.pipeline.orchestrate import pick_keyframe
+from facedubd.pipeline.orchestrate import KeyframePicker, pick_keyframe
 from tests.pipeline import variants as v
 from tests.pipeline.clips import ffmpeg
 
@@ -156,3 +157,71 @@ def test_face_walking_out_of_the_frame_and_back_is_picked_up_again(
     assert max(c for c in centres if c is not None) < SPLIT_X  # never the woman
     assert all(c is None for c, t in zip(centres, times, strict=True) if 0.76 <= t <= 0.84)
     assert all(c is not None for c, t in zip(centres, times, strict=True) if t > 1.15)
+
+
+class CountingSession:
+    """A real onnxruntime session that counts its runs."""
+
+    def __init__(self, session: Any) -> None:
+        self._session, self.runs = session, 0
+
+    def run(self, output_names: Any, input_feed: Any) -> Any:
+        self.runs += 1
+        return self._session.run(output_names, input_feed)
+
+    def get_inputs(self) -> Any:
+        return self._session.get_inputs()
+
+
+def test_a_large_face_that_leaves_is_searched_cheaply_and_found_again(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    """The real clip scaled to 900 px wide, centre-cropped to 720 and padded to 720x1280 (the
+    face about 300 px, a quarter of the frame's height), hidden from 0.5 to 0.9 s: while it
+    is gone each search is one run of each detector over the whole frame (no tiles, no
+    crop around its last place), and it is followed again two frames after it is back."""
+    clip = tmp_path / "portrait.mp4"
+    ffmpeg(
+        *("-i", str(sample("WolfgangLanger_Pexels.mp4")), "-vf"),
+        "scale=900:-2,crop=720:ih,pad=720:1280:0:(oh-ih)/2:color=gray,fps=30,"
+        "drawbox=x=0:y=0:w=iw:h=ih:c=gray:t=fill:enable='between(t,0.5,0.9)'",
+        *("-t", "1.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)),
+    )
+    frames = v.decode(clip, 1.5)
+    key = inputs.main_face_mesh(models, frames[0])
+    assert key is not None and key.roi.size / 1.5 > 0.2 * 1280  # a large face
+    short, full = CountingSession(models.short), CountingSession(models.full)
+    counted = FaceModels(short, full, models.mesh, models.provider)
+    tracker = inputs.follow_main_person(counted, key)
+    found = [tracker.update(frame) is not None for frame in frames]
+    times = np.arange(len(found)) / 30
+    assert all(f for f, t in zip(found, times, strict=True) if t < 0.48)
+    assert not any(f for f, t in zip(found, times, strict=True) if 0.52 < t < 0.88)
+    back = [i for i, t in enumerate(times) if t > 0.9]
+    assert all(found[back[0] + 2 :]), found
+    assert tracker.detector_runs >= 8
+    assert short.runs == tracker.detector_runs  # one whole-frame pass per search
+    assert full.runs <= tracker.detector_runs
+
+
+def test_the_video_check_picks_the_keyframe_as_it_samples(
+    tmp_path: Path, sample: Sample, models: FaceModels
+) -> None:
+    """A job's video check hands every sample with faces to the keyframe picker: the one
+    decode gives the same keyframe as a separate pass over the samples."""
+    clip = two_people(sample, tmp_path / "two.mp4")
+    picker = KeyframePicker()
+    seen: list[int] = []
+
+    def on_faces(index: int, frame: np.ndarray, found: list[tuple[Any, Any]]) -> None:
+        seen.append(index)
+        picker.see(index, frame, found)
+
+    check = inputs.check_video(clip, 1, models, on_faces)
+    assert check.first_face_s == 0 and not check.tiled
+    assert seen == [0, 1]  # 1 s at 2 samples a second, both with faces
+    key = picker.keyframe()
+    separate = pick_keyframe(clip, check.info, 1.0, models)
+    assert key.time_s == separate.time_s
+    assert key.score == pytest.approx(separate.score)
+    assert key.mesh.roi.cx < SPLIT_X  # the larger man on the left

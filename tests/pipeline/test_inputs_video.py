@@ -4,6 +4,7 @@ property per test, asserting the value (picture, rate, sync offset, code and sen
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from facedubd.errors import InputError, UnreadableVideo, UnsupportedCodec, VideoTooShort
+from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline import inputs
 from facedubd.pipeline.face import FaceModels, load_face_models
 from facedubd.pipeline.media import probe
@@ -415,3 +417,38 @@ def test_hdr_without_zscale_is_refused_saying_why() -> None:
     assert message.startswith("The video is HDR, and this machine's ffmpeg has no zscale")
     sdr = video_info_with_codec("h264", "avc1")
     inputs.check_colour(sdr, frozenset())  # SDR BT.709 needs no zscale
+
+
+def test_ffmpeg_lists_are_kept_per_binary_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decoder list comes from ffmpeg once, then from the cache file while the binary
+    is the same one; another stamp (ffmpeg replaced) asks ffmpeg again."""
+    monkeypatch.setenv("FACEDUB_CACHE_DIR", str(tmp_path))
+    text = inputs.cached_listing(fa.decoders_args(), "decoders")
+    assert "h264" in inputs.parse_decoders(text)
+    file = tmp_path / "ffmpeg" / "decoders.json"
+    saved = json.loads(file.read_text())
+    assert saved["stamp"] == inputs.binary_stamp("ffmpeg") and saved["text"] == text
+    assert file.stat().st_mode & 0o777 == 0o600
+    # What the cache says is what is used while the stamp matches ...
+    file.write_text(json.dumps({"stamp": saved["stamp"], "text": " V....D h264x  H.264\n"}))
+    assert inputs.parse_decoders(inputs.cached_listing(fa.decoders_args(), "decoders")) == {"h264x"}
+    # ... and a stale stamp (or a damaged file) sends the question to ffmpeg again.
+    file.write_text(json.dumps({"stamp": "elsewhere:1:2", "text": ""}))
+    assert inputs.cached_listing(fa.decoders_args(), "decoders") == text
+    file.write_text("{not json")
+    assert inputs.cached_listing(fa.decoders_args(), "decoders") == text
+
+
+def test_a_started_probe_left_unread_stops_its_decoder(sample: Callable[[str], Path]) -> None:
+    """A job starts the probe and the sampling decode early; when it stops before reading
+    them (the photo was refused), leaving the probe stops that ffmpeg."""
+    with inputs.VideoProbe(sample("single_face.mp4"), 2) as probed:
+        info, reader = probed.result()
+        assert info.width > 0 and info.height > 0 and info.duration >= 2
+        process = reader._proc
+        assert process is not None and process.poll() is None  # decoding, waiting for us
+    assert process.poll() is not None  # stopped and reaped
+    with pytest.raises(UnreadableVideo), inputs.VideoProbe(Path("/nonexistent.mp4"), 2) as gone:
+        gone.result()

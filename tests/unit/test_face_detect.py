@@ -8,6 +8,7 @@ import pytest
 from facedubd.pipeline.face.detect import (
     Detection,
     decode_boxes,
+    integer_reduction,
     iou_one_to_many,
     letterbox,
     letterbox_transform,
@@ -18,21 +19,41 @@ from facedubd.pipeline.face.detect import (
 )
 
 
-@pytest.mark.parametrize(("width", "height"), [(640, 360), (360, 640), (500, 500), (1000, 667)])
-def test_letterbox_maps_a_bright_square_back_to_where_it_was(width: int, height: int) -> None:
+@pytest.mark.parametrize(
+    ("width", "height", "size"),
+    [
+        (640, 360, 128),
+        (360, 640, 128),
+        (500, 500, 128),
+        (1000, 667, 128),
+        (1283, 721, 192),  # reduced 6 times first, after dropping 5 and 1 edge pixels
+        (721, 1283, 128),
+        (1920, 1080, 192),
+    ],
+)
+def test_letterbox_maps_a_bright_square_back_to_where_it_was(
+    width: int, height: int, size: int
+) -> None:
     image = np.zeros((height, width, 3), dtype=np.uint8)
     x0, y0, side = width // 3, height // 3, min(width, height) // 4
     image[y0 : y0 + side, x0 : x0 + side] = 255
-    tensor, box = letterbox(image, 128)
-    assert tensor.shape == (1, 128, 128, 3) and tensor.dtype == np.float32
+    tensor, box = letterbox(image, size)
+    assert tensor.shape == (1, size, size, 3) and tensor.dtype == np.float32
     assert tensor.min() == pytest.approx(-1.0) and tensor.max() == pytest.approx(1.0)
     ys, xs = np.nonzero(tensor[0, :, :, 0] > 0.0)
     # Continuous model coordinates of the bright area's corners, normalised to [0, 1].
-    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]]) / 128
+    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.max() + 1]]) / size
     mapped = box.to_image(corners)
     tolerance = 1.5 / min(box.scale_x, box.scale_y)
     np.testing.assert_allclose(mapped[0], [x0 - 0.5, y0 - 0.5], atol=tolerance)
     np.testing.assert_allclose(mapped[1], [x0 + side - 0.5, y0 + side - 0.5], atol=tolerance)
+
+
+def test_integer_reduction_keeps_the_long_side_at_least_the_input() -> None:
+    assert integer_reduction(1280, 720, 192) == 6  # 213 x 120 first
+    assert integer_reduction(720, 1280, 128) == 10
+    assert integer_reduction(640, 360, 192) == 3
+    assert integer_reduction(300, 200, 192) == 1  # nothing to gain
 
 
 def test_letterbox_pads_the_short_axis_evenly() -> None:

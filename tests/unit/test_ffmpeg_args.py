@@ -71,6 +71,9 @@ def test_sample_decode_runs_at_a_few_frames_a_second() -> None:
         "[0:v:0]fps=fps=2/1[s0];[s0]crop=h=640:w=360:x=0:y=0[s1]"
     )
     assert args[args.index("-t") + 1] == "30.000000"
+    # Frames nothing refers to are skipped by the decoder (an input option, before -i).
+    assert args[args.index("-skip_frame") + 1] == "noref"
+    assert args.index("-skip_frame") < args.index("-i")
 
 
 def _encode_spec(**changes: object) -> fa.EncodeSpec:

@@ -440,6 +440,10 @@ class FaceAndHandTracker:
         return getattr(self.faces, name)
 
 
-def with_hands(faces: object, device: str = "auto", threads: int = 1) -> FaceAndHandTracker:
-    """`faces` (a face tracker) with a hand tracker on the hand models riding on it."""
-    return FaceAndHandTracker(faces, HandTracker(load_hand_models(device, threads)))
+def with_hands(
+    faces: object, device: str = "auto", threads: int = 1, models: HandModels | None = None
+) -> FaceAndHandTracker:
+    """`faces` (a face tracker) with a hand tracker on the hand models riding on it
+    (`models`: load_hand_models(device, threads) when the caller loaded them already)."""
+    hand_models = load_hand_models(device, threads) if models is None else models
+    return FaceAndHandTracker(faces, HandTracker(hand_models))

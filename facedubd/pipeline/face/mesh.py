@@ -82,25 +82,36 @@ def crop_to_image(roi: Roi, size: int = MESH_INPUT) -> np.ndarray:
     return np.hstack([linear, offset[:, None]])
 
 
-def crop_points_to_image(crop_points: np.ndarray, roi: Roi, size: int = MESH_INPUT) -> np.ndarray:
+def crop_points_to_image(
+    crop_points: np.ndarray, roi: Roi, size: int = MESH_INPUT, matrix: np.ndarray | None = None
+) -> np.ndarray:
     """Map (N, 3) model outputs (x, y in the crop's continuous pixels, z) to the image.
 
     Continuous crop coordinate u is pixel u - 0.5, hence the half-pixel shift; z is
-    scaled like x and y (roi.size / size)."""
-    matrix = crop_to_image(roi, size)
+    scaled like x and y (roi.size / size). `matrix`: crop_to_image(roi, size), if known."""
+    matrix = crop_to_image(roi, size) if matrix is None else matrix
     xy = crop_points[:, :2].astype(np.float64) - 0.5
     image_xy = xy @ matrix[:, :2].T + matrix[:, 2]
     z = crop_points[:, 2:3].astype(np.float64) * (roi.size / size)
     return np.hstack([image_xy, z]).astype(np.float32)
 
 
-def crop(rgb: np.ndarray, roi: Roi, size: int = MESH_INPUT) -> np.ndarray:
-    """The (1, size, size, 3) float32 model input in [0, 1], cut with one affine warp."""
-    matrix = cv2.invertAffineTransform(crop_to_image(roi, size))
+def crop(
+    rgb: np.ndarray, roi: Roi, size: int = MESH_INPUT, matrix: np.ndarray | None = None
+) -> np.ndarray:
+    """The (1, size, size, 3) float32 model input in [0, 1], cut with one affine warp
+    (given the crop-to-image matrix itself: OpenCV inverts it; `matrix`: crop_to_image)."""
+    matrix = crop_to_image(roi, size) if matrix is None else matrix
     patch = cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        rgb,
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    return (patch.astype(np.float32) / 255.0)[None]
+    tensor = patch.astype(np.float32)
+    tensor /= 255.0
+    return tensor[None]
 
 
 def sigmoid(logit: float) -> float:
@@ -109,7 +120,8 @@ def sigmoid(logit: float) -> float:
 
 def run_mesh(session: Session, rgb: np.ndarray, roi: Roi) -> Mesh:
     """Run the face_landmark model on one crop and map its 468 points back to the image."""
-    outputs = run_single_input(session, crop(rgb, roi))
+    matrix = crop_to_image(roi)  # one matrix for the cut and the way back
+    outputs = run_single_input(session, crop(rgb, roi, matrix=matrix))
     raw = pick_output(outputs, MESH_POINTS * 3).reshape(MESH_POINTS, 3)
     presence = sigmoid(float(pick_output(outputs, 1).ravel()[0]))
-    return Mesh(crop_points_to_image(raw, roi), presence, roi)
+    return Mesh(crop_points_to_image(raw, roi, matrix=matrix), presence, roi)

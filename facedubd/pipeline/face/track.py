@@ -9,6 +9,11 @@ with an `anchor` (where the chosen person's face was, e.g. at the keyframe) and 
 last seen: when its person leaves, it finds nothing rather than another person, and it
 picks its person up again when they come back near where they left.
 
+The search for a lost face is sized to the face: one last seen large (at least
+BIG_FACE_FRACTION of the frame's long side across) is looked for in the whole frame only,
+by both detector models; the tiles and the native-resolution crop around its last place,
+which find small faces, would only repeat that search at several times its cost.
+
 A new track starts only from a confirmed mesh (`confirmed_mesh`): the mesh model is
 confident (presence >= ACQUIRE_PRESENCE; on real faces it saturates near 1) and the two
 models agree on where the eyes, nose tip and mouth are (mean distance between the
@@ -24,13 +29,22 @@ import numpy as np
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.face.detect import Detection, detect_faces
 from facedubd.pipeline.face.loader import FaceModels
-from facedubd.pipeline.face.mesh import Mesh, roi_from_detection, roi_from_points, run_mesh
+from facedubd.pipeline.face.mesh import (
+    ROI_SCALE,
+    Mesh,
+    roi_from_detection,
+    roi_from_points,
+    run_mesh,
+)
 
 PRESENCE_THRESHOLD = 0.5
 ACQUIRE_PRESENCE = 0.9
 MAX_DISAGREEMENT = 0.5
 #: The smallest crop searched around an anchored tracker's last face, pixels.
 NEAR_CROP_MIN = 192
+#: A lost face last seen at least this share of the frame's long side across is searched
+#: for in the whole frame only (the short-range detector's own lower bound).
+BIG_FACE_FRACTION = 0.2
 
 
 def nearest_detection(
@@ -163,11 +177,19 @@ class FaceTracker:
         mesh = run_mesh(self._models.mesh, rgb, roi_from_points(self._mesh.points))
         return mesh if mesh.presence >= self._presence_threshold else None
 
+    def _lost_face_was_big(self, rgb: np.ndarray) -> bool:
+        """Whether the face was last seen large (its crop is ROI_SCALE face widths)."""
+        face_width = self._last_size / ROI_SCALE
+        return self._last_centre is not None and (
+            face_width >= BIG_FACE_FRACTION * max(rgb.shape[:2])
+        )
+
     def _redetect(self, rgb: np.ndarray) -> Mesh | None:
         self.detector_runs += 1
-        detections = detect_faces(self._models, rgb, small=self._small)
+        big = self._lost_face_was_big(rgb)
+        detections = detect_faces(self._models, rgb, small=self._small, tiles=not big)
         near = [d for d in detections if self._near_enough(d)]
-        if not near and self._max_jump is not None and self._last_centre is not None:
+        if not near and not big and self._max_jump is not None and self._last_centre is not None:
             near = [d for d in self._search_near(rgb) if self._near_enough(d)]
         if not near:
             return None
