@@ -1,4 +1,4 @@
-"""TFLite flatbuffer to ONNX: our own converter for the MediaPipe face models.
+"""TFLite flatbuffer to ONNX: our own converter for the MediaPipe face and hand models.
 
 Constants behind DEQUANTIZE (fp16, or int8 with scales) and DENSIFY are folded into fp32
 initializers. Activations are kept NCHW inside the graph; tensors are transposed only
@@ -352,6 +352,59 @@ def _depth_to_space(b: _Builder, op: OpInfo) -> None:
     b.bind(op.outputs[0], out, _NCHW)
 
 
+def _mean(b: _Builder, op: OpInfo) -> None:
+    """MEAN over constant axes (TFLite's axes, negative allowed), keeping dims or not."""
+    rank = b.rank(op.inputs[0])
+    axes = sorted({int(a) % rank for a in np.asarray(b.constant(op.inputs[1])).ravel()})
+    keep = bool(op.options.KeepDims()) if op.options is not None else False
+    where = b._held(op.inputs[0])[1]
+    if rank == 4 and (keep or where == _NCHW):
+        source = b.nchw(op.inputs[0])
+        onnx_axes = sorted(layout.NHWC_TO_NCHW_AXIS[a] for a in axes)
+        out = b.node("ReduceMean", [source], axes=onnx_axes, keepdims=int(keep))
+        # Reducing NCHW without keepdims leaves the remaining axes in TFLite's order
+        # only when the channel axis is the last one kept: (N, C) for a spatial mean.
+        if keep:
+            b.bind(op.outputs[0], out, _NCHW)
+            return
+        kept = [a for a in range(4) if a not in axes]
+        kept_nchw = [layout.NHWC_TO_NCHW_AXIS[a] for a in kept]
+        if kept_nchw != sorted(kept_nchw):
+            order = [sorted(kept_nchw).index(a) for a in kept_nchw]
+            out = b.node("Transpose", [out], perm=order)
+        b.bind(op.outputs[0], out, _TF)
+        return
+    out = b.node("ReduceMean", [b.tf(op.inputs[0])], axes=axes, keepdims=int(keep))
+    b.bind(op.outputs[0], out, _TF)
+
+
+def _fully_connected(b: _Builder, op: OpInfo) -> None:
+    """FULLY_CONNECTED: x (..., K) flattened to (-1, K), times weights (N, K) transposed,
+    plus bias, reshaped to the output tensor's shape, then the fused activation."""
+    opt = op.options
+    if opt is not None and opt.WeightsFormat() != 0:
+        raise b.fail("FULLY_CONNECTED with shuffled weights is not supported")
+    if not b.is_constant(op.inputs[1]):
+        raise b.fail("FULLY_CONNECTED with non-constant weights is not supported")
+    weights = b.float_constant(op.inputs[1])
+    units, depth = weights.shape
+    x = b.tf(op.inputs[0])
+    flat = b.initializer(np.array([-1, depth], np.int64), "shape")
+    x = b.node("Reshape", [x, flat])
+    w = b.initializer(weights, "fc_weights")
+    has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
+    bias = (
+        [b.initializer(b.float_constant(op.inputs[2]).reshape(units), "fc_bias")]
+        if has_bias
+        else []
+    )
+    out = b.node("Gemm", [x, w, *bias], transB=1)
+    shape = b.initializer(np.array(b.tensor(op.outputs[0]).shape, np.int64), "shape")
+    out = b.node("Reshape", [out, shape])
+    kind = opt.FusedActivationFunction() if opt is not None else _ACT_NONE
+    b.bind(op.outputs[0], b.activation(out, kind, op), _TF)
+
+
 _HANDLERS: dict[str, Callable[[_Builder, OpInfo], None]] = {
     "DEQUANTIZE": _fold_dequantize,
     "DENSIFY": _fold_densify,
@@ -373,6 +426,8 @@ _HANDLERS: dict[str, Callable[[_Builder, OpInfo], None]] = {
     "CONCATENATION": _concatenation,
     "RESIZE_BILINEAR": _resize_bilinear,
     "DEPTH_TO_SPACE": _depth_to_space,
+    "MEAN": _mean,
+    "FULLY_CONNECTED": _fully_connected,
 }
 
 SUPPORTED_OPS: frozenset[str] = frozenset(_HANDLERS)

@@ -38,6 +38,8 @@ _OPTIONS: dict[str, type] = {
     "CONCATENATION": tflite.ConcatenationOptions,
     "RESIZE_BILINEAR": tflite.ResizeBilinearOptions,
     "DEPTH_TO_SPACE": tflite.DepthToSpaceOptions,
+    "MEAN": tflite.ReducerOptions,
+    "FULLY_CONNECTED": tflite.FullyConnectedOptions,
 }
 
 

@@ -22,6 +22,8 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
    and the face is blended over the reshaped frame with a feathered mask. As a
    reference eye shuts, the face layer gives way over that eye to the reference's own
    (reshaped) closed lids.
+6. Where the reference's hand covers the face (hands come with the tracked face, see
+   `face/hands.py`), the reference's own pixels are put back (`occlusion.py`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facedubd.errors import FaceTooSmall, NoFaceInPhoto
-from facedubd.pipeline import blend, colour, geometry
+from facedubd.pipeline import blend, colour, geometry, occlusion
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.filters import OneEuroFilter
 from facedubd.pipeline.meshtopo import Hole, Topology, build_topology
@@ -597,6 +599,9 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
     with state.timed("blend"):
         blend.alpha_blend(region, recoloured, alpha, into=region)
+    if hands := occlusion.hands_of(mesh):
+        with state.timed("hands"):
+            occlusion.keep_hands(out, frame_rgb, hands, box)
     return out
 
 

@@ -214,6 +214,7 @@ def run(
     """The whole job. Raises InputError subclasses for refused inputs, PipelineError (and
     ModelError, DeviceUnavailable) otherwise."""
     from facedubd.pipeline.face import load_face_models
+    from facedubd.pipeline.face.hands import with_hands
 
     clock = StageClock(on_event)
     out_dir = ensure_private_dir(Path(out_dir))
@@ -248,7 +249,7 @@ def run(
             checked,
             partial,
             dubber,
-            follow_main_person(models, key.mesh),
+            with_hands(follow_main_person(models, key.mesh), settings.device, settings.threads),
             settings,
             clock,
         )

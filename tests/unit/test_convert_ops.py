@@ -292,6 +292,117 @@ def test_reshape_and_concatenation_keep_tflite_element_order() -> None:
     np.testing.assert_array_equal(reshaped, np.concatenate([x, y], axis=3).reshape(1, 4, 6))
 
 
+def _mean_graph(
+    shape: tuple[int, ...], axes: list[int], out_shape: tuple[int, ...], keep: bool, *, nchw: bool
+) -> TfliteGraph:
+    """x (+ 0.5 first when `nchw`: the converter then holds it channels-first) -> MEAN."""
+    offset = tensor(2, (1,), np.array([0.5], np.float32))
+    axes_t = tensor(3, (len(axes),), np.array(axes, np.int32), np.int32)
+    ops = [OpInfo("MEAN", (1 if nchw else 0, 3), (4,), options(KeepDims=keep))]
+    if nchw:
+        ops.insert(0, OpInfo("ADD", (0, 2), (1,), options(FusedActivationFunction=0)))
+    return TfliteGraph(
+        tensors=[tensor(0, shape), tensor(1, shape), offset, axes_t, tensor(4, out_shape)],
+        ops=ops,
+        inputs=(0,),
+        outputs=(4,),
+    )
+
+
+@pytest.mark.parametrize(
+    ("axes", "keep", "nchw"),
+    [
+        ([1, 2], False, True),  # global average pooling, as in the hand landmark model
+        ([1, 2], True, True),
+        ([1], False, True),  # (N, W, C) left: the channels-first result is reordered
+        ([-1], False, False),
+        ([2, 3], False, True),
+    ],
+)
+def test_mean_over_tflite_axes(axes: list[int], keep: bool, nchw: bool) -> None:
+    x = RNG.normal(size=(1, 3, 4, 5)).astype(np.float32)
+    expected = (x + 0.5 if nchw else x).mean(axis=tuple(axes), keepdims=keep)
+    (got,) = run(_mean_graph(x.shape, axes, expected.shape, keep, nchw=nchw), x)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_fully_connected_flattens_in_tflite_order_with_bias_and_relu() -> None:
+    x = RNG.normal(size=(1, 2, 2, 3)).astype(np.float32)
+    w16 = RNG.normal(size=(5, 12)).astype(np.float16)
+    bias = RNG.normal(size=(5,)).astype(np.float32)
+    graph = TfliteGraph(
+        tensors=[
+            tensor(0, (1, 2, 2, 3)),
+            tensor(1, (1, 2, 2, 3)),
+            tensor(2, (1,), np.array([0.25], np.float32)),
+            tensor(3, (5, 12), w16, np.float16),
+            tensor(4, (5, 12)),
+            tensor(5, (5,), bias),
+            tensor(6, (1, 5)),
+        ],
+        ops=[
+            OpInfo("ADD", (0, 2), (1,), options(FusedActivationFunction=0)),
+            OpInfo("DEQUANTIZE", (3,), (4,)),
+            OpInfo(
+                "FULLY_CONNECTED",
+                (1, 4, 5),
+                (6,),
+                options(FusedActivationFunction=1, WeightsFormat=0, KeepNumDims=False),
+            ),
+        ],
+        inputs=(0,),
+        outputs=(6,),
+    )
+    (got,) = run(graph, x)
+    flat = (x + 0.25).reshape(1, 12)  # NHWC element order
+    expected = np.maximum(flat @ w16.astype(np.float32).T + bias, 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert (got == 0).any() and (got > 0).any()  # the ReLU did something
+
+
+def test_fully_connected_keeps_leading_dims_without_bias() -> None:
+    x = RNG.normal(size=(2, 3, 4)).astype(np.float32)
+    w = RNG.normal(size=(6, 4)).astype(np.float32)
+    graph = TfliteGraph(
+        tensors=[tensor(0, (2, 3, 4)), tensor(1, (6, 4), w), tensor(2, (2, 3, 6))],
+        ops=[
+            OpInfo(
+                "FULLY_CONNECTED",
+                (0, 1, -1),
+                (2,),
+                options(FusedActivationFunction=0, WeightsFormat=0, KeepNumDims=True),
+            )
+        ],
+        inputs=(0,),
+        outputs=(2,),
+    )
+    (got,) = run(graph, x)
+    np.testing.assert_allclose(got, x @ w.T, rtol=1e-5, atol=1e-5)
+
+
+def test_fully_connected_refuses_shuffled_weights() -> None:
+    graph = TfliteGraph(
+        tensors=[
+            tensor(0, (1, 4)),
+            tensor(1, (2, 4), np.ones((2, 4), np.float32)),
+            tensor(2, (1, 2)),
+        ],
+        ops=[
+            OpInfo(
+                "FULLY_CONNECTED",
+                (0, 1, -1),
+                (2,),
+                options(FusedActivationFunction=0, WeightsFormat=1, KeepNumDims=False),
+            )
+        ],
+        inputs=(0,),
+        outputs=(2,),
+    )
+    with pytest.raises(ModelError, match="shuffled weights"):
+        graph_to_onnx(graph, "unit")
+
+
 def test_unsupported_op_names_the_op_and_the_model() -> None:
     graph = TfliteGraph(
         tensors=[tensor(0, (1, 4)), tensor(1, (1, 4))],

@@ -18,6 +18,8 @@ EXPECTED_MODELS = {
     "face_landmark",
     "iris_landmark",
     "selfie_segmentation",
+    "palm_detection_lite",
+    "hand_landmark_lite",
 }
 
 
