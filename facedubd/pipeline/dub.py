@@ -565,6 +565,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             tmap,
             fallback=geometry.IDENTITY_AFFINE,
             into=out[y0:y1, x0:x1],
+            coverage=False,
         )
         # Everything else happens in the face's own (smaller) box.
         fmap = tmap.crop(face_box)

@@ -415,6 +415,7 @@ def remap_mesh(
     used: int | None = None,
     fallback: FloatArray | None = None,
     into: npt.NDArray[np.uint8] | None = None,
+    coverage: bool = True,
 ) -> Warped:
     """Sample `texture` (whose mesh is `src`) through a triangle map of `dst`.
 
@@ -423,7 +424,7 @@ def remap_mesh(
     fit of the whole mesh: smooth next to the face, so enlarging half-resolution maps
     does not smear a sentinel into the border). One `cv2.remap` for the whole box,
     written straight into `into` when given (an array of the box's shape, e.g. a view
-    of the output frame)."""
+    of the output frame). Without `coverage`, the coverage mask is left empty (0 x 0)."""
     x0, y0, x1, y1 = tmap.box
     h, w = y1 - y0, x1 - x0
     channels = texture.shape[2:] if texture.ndim == 3 else ()
@@ -456,8 +457,9 @@ def remap_mesh(
         size = (wl * step, hl * step)
         map_xy = np.asarray(cv2.resize(map_xy, size, interpolation=cv2.INTER_LINEAR))[:h, :w]
         _extend_edges(map_xy)
-        big = cv2.resize(covered.view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        covered = np.asarray(big, dtype=np.uint8)[:h, :w].view(bool)
+        if coverage:
+            big = cv2.resize(covered.view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+            covered = np.asarray(big, dtype=np.uint8)[:h, :w].view(bool)
     # Fixed-point maps (1/32 pixel) remap about twice as fast as float ones.
     fixed_xy, fixed_frac = cv2.convertMaps(map_xy, None, cv2.CV_16SC2)  # type: ignore[call-overload]
     image = cv2.remap(
@@ -473,6 +475,8 @@ def remap_mesh(
         image = into
     if image.ndim == 2 and texture.ndim == 3:
         image = image[..., None]
+    if not coverage:
+        covered = np.zeros((0, 0), dtype=bool)
     return Warped(np.asarray(image, dtype=np.uint8), covered, (x0, y0))
 
 

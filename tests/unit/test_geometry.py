@@ -294,3 +294,15 @@ def test_remap_mesh_writes_into_a_view_of_the_frame() -> None:
     assert np.shares_memory(into.image, out)
     assert np.array_equal(out[10:55, 10:70], alone.image)
     assert np.array_equal(out[:10], frame[:10]) and not np.array_equal(out, frame)
+
+
+def test_remap_mesh_can_skip_the_coverage_mask() -> None:
+    rng = np.random.default_rng(6)
+    frame = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    src = np.array([[20.0, 20.0, 0], [50.0, 20.0, 0], [35.0, 45.0, 0]])
+    tri = np.array([[0, 1, 2]])
+    tmap = geometry.triangle_map(src + 2.0, tri, (0, 0, 80, 60), cull=False, map_step=2)
+    full = geometry.remap_mesh(frame, src, src + 2.0, tri, tmap)
+    bare = geometry.remap_mesh(frame, src, src + 2.0, tri, tmap, coverage=False)
+    assert np.array_equal(full.image, bare.image) and full.coverage.any()
+    assert bare.coverage.shape == (0, 0)
