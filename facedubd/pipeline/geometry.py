@@ -394,8 +394,8 @@ def _slivers(points: npt.ArrayLike, triangles: npt.ArrayLike) -> npt.NDArray[np.
     pts = np.asarray(points, dtype=np.float64)
     tri = np.asarray(triangles)
     xs, ys = pts[:, 0].take(tri), pts[:, 1].take(tri)
-    ex = np.roll(xs, -1, axis=1) - xs  # edges 0-1, 1-2, 2-0
-    ey = np.roll(ys, -1, axis=1) - ys
+    ex = xs[:, [1, 2, 0]] - xs  # edges 0-1, 1-2, 2-0
+    ey = ys[:, [1, 2, 0]] - ys
     longest = np.sqrt((ex * ex + ey * ey).max(axis=1))
     twice_area = np.abs(ex[:, 0] * ey[:, 1] - ey[:, 0] * ex[:, 1])
     return np.asarray(twice_area < SLIVER_PX * longest, dtype=bool)
