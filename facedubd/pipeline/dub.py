@@ -62,6 +62,10 @@ VIEW_SIZE = 512
 EXPRESSION_FLOOR = 0.2
 #: Faces at least this many pixels across get their warp maps at half resolution.
 HALF_RES_MAPS_PX = 96
+#: Bigger faces space their map samples one pixel further apart per this many pixels
+#: of eye distance (see `map_step`), at most MAX_MAP_STEP pixels apart.
+MAP_STEP_EYE_PX = 72.0
+MAX_MAP_STEP = 4
 #: Lip gap over mouth width above which the reference's mouth interior is shown,
 #: and the gap from which it is shown fully (in between it fades in: a barely parted
 #: mouth's "interior" is mostly the reference's own lips).
@@ -557,16 +561,19 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
     if x1 - x0 < 4 or y1 - y0 < 4:
         return frame_rgb
     face_box = geometry.warp_box(target, frame_rgb.shape[:2], pad=2)
-    step = 2 if min(face_box[2] - face_box[0], face_box[3] - face_box[1]) >= HALF_RES_MAPS_PX else 1
     with state.timed("warp"):
-        tmap = geometry.triangle_map(dst, triangles, box, map_step=step)
-        base = geometry.remap_mesh(
+        out = frame_rgb.copy()
+        tmap = geometry.triangle_map(dst, triangles, box, map_step=map_step(face_box, scale))
+        # The reshaped frame goes straight into the output; the face is laid over it.
+        geometry.remap_mesh(
             frame_rgb,
             np.concatenate([raw, anchors]),
             dst,
             triangles,
             tmap,
             fallback=geometry.IDENTITY_AFFINE,
+            into=out[y0:y1, x0:x1],
+            coverage=False,
         )
         # Everything else happens in the face's own (smaller) box.
         fmap = tmap.crop(face_box)
@@ -579,31 +586,43 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
     origin = (fx0, fy0)
     with state.timed("mask"):
         alpha = blend.face_alpha(patch_shape, outline, feather_px=feather, origin=origin)
-        covered = face.coverage.copy()
-        mouth_here = np.zeros_like(covered)
+        covered = face.coverage
+        mouth_here = None
         if mouth is not None:
+            mouth_here = np.zeros_like(covered)
             mx, my = mouth.origin[0] - fx0, mouth.origin[1] - fy0
             mh, mw = mouth.coverage.shape
             mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
-            covered |= mouth_here
+            covered = covered | mouth_here
         alpha *= covered
         _show_shut_eyes(alpha, target, raw, state.key.points, topo, origin)
-        region = np.ascontiguousarray(base.image[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0])
+        region = out[fy0:fy1, fx0:fx1]  # the reshaped frame under the face
         ref_hull = blend.polygon_mask(
             patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), origin
         )
-        stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage & ~mouth_here
+        stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage
+        if mouth_here is not None:
+            stats_mask &= ~mouth_here
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, region)
         recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
     with state.timed("blend"):
-        out = frame_rgb.copy()
-        out[y0:y1, x0:x1] = base.image
-        out[fy0:fy1, fx0:fx1] = blend.alpha_blend(region, recoloured, alpha)
+        blend.alpha_blend(region, recoloured, alpha, into=region)
     if hands := occlusion.hands_of(mesh):
         with state.timed("hands"):
             occlusion.keep_hands(out, frame_rgb, hands, box)
     return out
+
+
+def map_step(face_box: tuple[int, int, int, int], eye_distance: float) -> int:
+    """The warp maps' sample spacing, pixels: 1 for small faces, 2 from HALF_RES_MAPS_PX
+    across, then one more per MAP_STEP_EYE_PX of eye distance, up to MAX_MAP_STEP, so
+    a big face's maps keep about the resolution of a 150 px one (the map is continuous
+    and the photo's own texture is rarely that sharp)."""
+    x0, y0, x1, y1 = face_box
+    if min(x1 - x0, y1 - y0) < HALF_RES_MAPS_PX:
+        return 1
+    return int(min(max(round(eye_distance / MAP_STEP_EYE_PX), 2), MAX_MAP_STEP))
 
 
 def blink_strength(openness: float, key_openness: float) -> float:
@@ -704,14 +723,11 @@ def _mouth_interior(
     mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
     if mx1 <= mx0 or my1 <= my0:
         return None
-    return geometry.piecewise_affine(
-        frame_rgb,
-        ref,
-        target,
-        character.topology.mouth_triangles,
-        frame_rgb.shape[:2],
-        cull=False,
-        box=(mx0, my0, mx1, my1),
+    triangles = character.topology.mouth_triangles
+    tmap = geometry.triangle_map(target, triangles, (mx0, my0, mx1, my1), cull=False)
+    # Pixels no triangle covers are never shown (see `_lay_mouth`): any fallback will do.
+    return geometry.remap_mesh(
+        frame_rgb, ref, target, triangles, tmap, fallback=geometry.IDENTITY_AFFINE
     )
 
 

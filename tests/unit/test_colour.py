@@ -83,3 +83,18 @@ def test_std_ratio_is_clipped() -> None:
     assert (out.std / s.std).max() <= colour.STD_RATIO_RANGE[1] + 0.1
     with pytest.raises(ValueError):
         colour.SmoothedTransfer(alpha=0)
+
+
+def test_statistics_of_a_big_region_are_taken_on_a_sparser_grid() -> None:
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    mask = np.zeros((600, 500), bool)
+    mask[100:500, 50:450] = True
+    got = colour.colour_stats(img, mask)
+    assert got is not None
+    step = max(2, round(np.sqrt(600 * 500 / colour.STATS_SAMPLES)))
+    assert step == 4
+    grid = cv2.cvtColor(np.ascontiguousarray(img[::step, ::step]), cv2.COLOR_RGB2YCrCb)
+    picked = grid[mask[::step, ::step]].astype(np.float64)
+    np.testing.assert_allclose(got.mean, picked.mean(axis=0) - colour.CHROMA_OFFSET, atol=1e-6)
+    np.testing.assert_allclose(got.std, picked.std(axis=0) + 1e-3, atol=1e-6)

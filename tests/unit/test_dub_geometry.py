@@ -118,3 +118,12 @@ def test_blink_strength_rises_as_the_eye_shuts() -> None:
     assert dub.blink_strength(0.0, 0.3) == 1.0
     middle = 0.3 * (dub.BLINK_SHOW_FROM + dub.BLINK_SHOW_FULL) / 2
     assert dub.blink_strength(middle, 0.3) == pytest.approx(0.5)
+
+
+def test_map_step_keeps_a_big_face_s_maps_at_about_the_same_resolution() -> None:
+    assert dub.map_step((0, 0, 80, 90), 50.0) == 1  # small faces: full resolution
+    assert dub.map_step((0, 0, 200, 240), 140.0) == 2
+    assert dub.map_step((0, 0, 300, 360), 220.0) == 3
+    assert dub.map_step((0, 0, 390, 990), 530.0) == dub.MAX_MAP_STEP
+    # A face cut by the frame edge keeps the step of its size, not of its box.
+    assert dub.map_step((0, 0, 120, 900), 530.0) == dub.MAX_MAP_STEP

@@ -192,3 +192,117 @@ def test_remap_mesh_with_an_identity_fallback_leaves_uncovered_pixels_exact() ->
         frame, src, dst, np.array([[0, 1, 2], [0, 2, 1]]), tmap, used=0
     )
     assert not only_first.coverage.any()
+
+
+def _distance_to_triangle(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Distance from each point of p (n, 2) to the closed triangle tri[i] (n, 3, 2)."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+
+    def cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+
+    area = cross(b - a, c - a)
+    sides = [cross(q - o, p - o) * np.sign(area) for o, q in ((a, b), (b, c), (c, a))]
+    inside = (sides[0] >= 0) & (sides[1] >= 0) & (sides[2] >= 0) & (area != 0)
+
+    def to_segment(o: np.ndarray, q: np.ndarray) -> np.ndarray:
+        e = q - o
+        t = np.clip(((p - o) * e).sum(1) / np.maximum((e * e).sum(1), 1e-12), 0, 1)
+        return np.linalg.norm(p - (o + t[:, None] * e), axis=1)
+
+    edge = np.minimum(np.minimum(to_segment(a, b), to_segment(b, c)), to_segment(c, a))
+    return np.where(inside, 0.0, edge)
+
+
+def _cv2_ids(pts: np.ndarray, tri: np.ndarray, shape: tuple[int, int], order: np.ndarray):
+    ids = np.full(shape, -1, np.int32)
+    fixed = np.round(pts[:, :2] * 16).astype(np.int32)
+    for i in order.tolist():
+        cv2.fillConvexPoly(ids, fixed[tri[i]], i, cv2.LINE_8, 4)
+    return ids
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_scanline_ids_match_fill_convex_poly_except_along_edges(seed: int) -> None:
+    """The vectorised rasteriser against one cv2.fillConvexPoly per triangle, drawn in
+    the same order, on a face-sized jittered mesh with folds, slivers and depth order."""
+    rng = np.random.default_rng(seed)
+    flat = rng.uniform(5, 115, size=(400, 2))
+    tri = geometry.delaunay(flat)
+    pts = np.column_stack([flat + rng.normal(scale=1.2, size=flat.shape), rng.normal(size=400)])
+    pts[:5, :2] = pts[5:10, :2] + 0.01  # a few degenerate and sliver triangles
+    order = geometry.paint_order(pts, tri, cull=False)
+    assert len(order) >= geometry.FEW_TRIANGLES
+    shape = (120, 125)
+    got = geometry.rasterise_ids(pts, tri, shape, order=order)
+    want = _cv2_ids(pts, tri, shape, order)
+    differ = np.argwhere(got != want)
+    share = len(differ) / (want >= 0).sum()
+    print(f"seed {seed}: {len(differ)} of {(want >= 0).sum()} px differ ({share:.1%})")
+    assert share < 0.12  # pixels on shared edges: which neighbour wins is arbitrary
+    # Every pixel where they differ lies within about a pixel of both triangles named.
+    centres = differ[:, ::-1].astype(float)
+    for ids in (got, want):
+        named = ids[differ[:, 0], differ[:, 1]]
+        has = named >= 0
+        dist = _distance_to_triangle(centres[has], pts[tri[named[has]], :2])
+        assert dist.max() <= 0.75
+    # And both cover the same pixels, but for some along the outer edge.
+    cover_diff = (got >= 0) != (want >= 0)
+    assert cover_diff.sum() <= 0.01 * (want >= 0).sum()
+
+
+def test_scanline_ids_cover_exactly_the_inside_of_a_big_triangle_and_respect_order() -> None:
+    pts = np.array([[10.2, 5.3], [70.7, 20.1], [30.4, 66.8], [0, 0], [1, 0], [0, 1]], float)
+    tri = np.array([[0, 1, 2]] + [[3, 4, 5]] * (geometry.FEW_TRIANGLES - 1) + [[0, 1, 2]])
+    order = np.arange(len(tri))  # the big triangle drawn first and last: last wins
+    ids = geometry.rasterise_ids(pts, tri, (80, 80), order=order)
+    yy, xx = np.mgrid[0:80, 0:80]
+    centres = np.column_stack([xx.ravel(), yy.ravel()]).astype(float)
+    dist = _distance_to_triangle(centres, np.repeat(pts[None, :3], len(centres), 0))
+    dist = dist.reshape(80, 80)
+    assert (ids[dist == 0] == len(tri) - 1).all()  # every pixel centre inside
+    assert (ids[dist > 0.75] != len(tri) - 1).all()  # nothing further out
+    assert ids[0, 79] == -1
+
+
+def test_triangle_map_leaves_slivers_to_their_neighbours() -> None:
+    """A squeezed-shut strip (an eye closed to a tenth of a pixel) owns no pixel: its
+    near-singular affine map would sample far away; the lids around it cover it."""
+    upper = np.array([[10.0, 20.0], [50.0, 20.0], [30.0, 5.0]])
+    lower = np.array([[10.0, 20.1], [50.0, 20.1], [30.0, 35.0]])
+    pts = np.column_stack([np.concatenate([upper, lower]), np.zeros(6)])
+    tri = geometry.orient(pts, np.array([[0, 1, 2], [3, 4, 5], [0, 1, 4], [0, 4, 3]]))
+    tmap = geometry.triangle_map(pts, tri, (0, 0, 60, 40), cull=False)
+    strip = [i for i, t in enumerate(tri) if set(t.tolist()) & {0, 1} and set(t.tolist()) & {3, 4}]
+    assert len(strip) == 2 and not np.isin(tmap.ids, strip).any()
+    assert (tmap.ids[20, 12:48] >= 0).all()  # the shut line itself is still covered
+
+
+def test_remap_mesh_writes_into_a_view_of_the_frame() -> None:
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    src = np.array([[20.0, 20.0, 0], [50.0, 20.0, 0], [35.0, 45.0, 0]])
+    dst = src + np.array([3.0, 1.0, 0.0])
+    tri = np.array([[0, 1, 2]])
+    tmap = geometry.triangle_map(dst, tri, (10, 10, 70, 55), cull=False)
+    alone = geometry.remap_mesh(frame, src, dst, tri, tmap, fallback=geometry.IDENTITY_AFFINE)
+    out = frame.copy()
+    into = geometry.remap_mesh(
+        frame, src, dst, tri, tmap, fallback=geometry.IDENTITY_AFFINE, into=out[10:55, 10:70]
+    )
+    assert np.shares_memory(into.image, out)
+    assert np.array_equal(out[10:55, 10:70], alone.image)
+    assert np.array_equal(out[:10], frame[:10]) and not np.array_equal(out, frame)
+
+
+def test_remap_mesh_can_skip_the_coverage_mask() -> None:
+    rng = np.random.default_rng(6)
+    frame = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    src = np.array([[20.0, 20.0, 0], [50.0, 20.0, 0], [35.0, 45.0, 0]])
+    tri = np.array([[0, 1, 2]])
+    tmap = geometry.triangle_map(src + 2.0, tri, (0, 0, 80, 60), cull=False, map_step=2)
+    full = geometry.remap_mesh(frame, src, src + 2.0, tri, tmap)
+    bare = geometry.remap_mesh(frame, src, src + 2.0, tri, tmap, coverage=False)
+    assert np.array_equal(full.image, bare.image) and full.coverage.any()
+    assert bare.coverage.shape == (0, 0)
