@@ -160,7 +160,7 @@ def _mesh_points(mesh: Any) -> Points:
 def build_character(models: FaceModels, photo_rgb: Image) -> Character:
     """Detect the largest face of the photo, mesh it, and keep what the dub needs."""
     from facedubd.models.mesh import mesh_triangles
-    from facedubd.pipeline.face import detect_faces, roi_from_detection, run_mesh
+    from facedubd.pipeline.face import detect_faces, roi_from_detection, roi_from_points, run_mesh
 
     detections = detect_faces(models, photo_rgb)
     if not detections:
@@ -169,6 +169,11 @@ def build_character(models: FaceModels, photo_rgb: Image) -> Character:
     mesh = run_mesh(models.mesh, photo_rgb, roi_from_detection(largest))
     if mesh.presence < 0.5:
         raise NoFaceInPhoto()
+    # Once more from the mesh's own crop (as the tracker does): the detector's box is only
+    # a first guess, and the mesh model is most accurate on the crop its landmarks give.
+    refined = run_mesh(models.mesh, photo_rgb, roi_from_points(mesh.points))
+    if refined.presence >= 0.5:
+        mesh = refined
     points = np.asarray(mesh.points, dtype=np.float64)
     if lm.inter_ocular_distance(points) < MIN_EYE_DISTANCE_PX:
         raise FaceTooSmall()
