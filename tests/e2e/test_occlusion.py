@@ -84,7 +84,7 @@ def face_models() -> FaceModels:
 
 @pytest.fixture(scope="module")
 def hand_models() -> H.HandModels:
-    return H.load_hand_models(device="cpu", threads=1)
+    return H.load_hand_models(device="cpu", threads=1, palm=True)
 
 
 def _dub_with_hands(
@@ -205,6 +205,7 @@ def test_the_palm_probe_finds_the_hand_and_the_landmarks_confirm_it(
     assert face is not None
     frame = wolfgang.frames[index]
     box = H.search_box(face.roi, frame.shape[:2])
+    assert hand_models.palm is not None
     palms = H.detect_palms(hand_models.palm, frame, box)
     assert palms, "no palm found"
     roi, score = palms[0]

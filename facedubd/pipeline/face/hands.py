@@ -309,25 +309,28 @@ def near_face(points: npt.ArrayLike, face_roi: Roi, reach: float = FACE_REACH) -
 
 @dataclasses.dataclass(frozen=True)
 class HandModels:
-    """The palm detector and the hand landmark model sessions."""
+    """The hand landmark model's session, and the palm detector's when it was asked for
+    (only the "palm" probe uses it; the default probes do not)."""
 
-    palm: Session
     landmarks: Session
+    palm: Session | None = None
 
 
-def load_hand_models(device: str = "auto", threads: int = 1) -> HandModels:
-    """Fetch and convert the hand models if needed (shared cache), open one session each."""
+def load_hand_models(device: str = "auto", threads: int = 1, palm: bool = False) -> HandModels:
+    """Fetch and convert the hand models if needed (shared cache) and open a session for
+    the landmark model, and for the palm detector too with `palm`."""
     from facedubd.models import ensure_models
     from facedubd.models.sessions import create_session
 
-    paths = ensure_models(list(HAND_MODEL_NAMES))
+    paths = ensure_models(list(HAND_MODEL_NAMES if palm else (HAND_MODEL,)))
     models = HandModels(
-        create_session(paths[PALM.name], device=device, threads=threads),
         create_session(paths[HAND_MODEL], device=device, threads=threads),
+        create_session(paths[PALM.name], device=device, threads=threads) if palm else None,
     )
     # One run each now: a session's first run costs twice a later one.
     blank = np.zeros((64, 64, 3), np.uint8)
-    detect_palms(models.palm, blank, (0, 0, 64))
+    if models.palm is not None:
+        detect_palms(models.palm, blank, (0, 0, 64))
     run_hand(models.landmarks, blank, Roi(32.0, 32.0, 64.0, 0.0))
     return models
 
@@ -343,6 +346,8 @@ class HandTracker:
         probes: tuple[str, ...] = PROBES,
         track_every: int = TRACK_EVERY,
     ) -> None:
+        if "palm" in probes and models.palm is None:
+            raise ValueError("the palm probe needs load_hand_models(..., palm=True)")
         self._models = models
         self._probe_every = max(1, probe_every)
         self._sequence = probes
@@ -390,6 +395,7 @@ class HandTracker:
         self._probes += 1
         if where == "palm":
             self.palm_runs += 1
+            assert self._models.palm is not None  # checked in __init__
             palms = detect_palms(self._models.palm, rgb, search_box(face.roi, rgb.shape[:2]))
             rois = [roi for roi, _ in palms[:1]]
         else:
