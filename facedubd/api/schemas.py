@@ -7,17 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from facedubd.pipeline.types import Stage
+
 JobStatus = Literal["queued", "processing", "completed", "failed"]
-JobStage = Literal[
-    "queued",
-    "preparing",
-    "generating_views",
-    "extracting_keyframe",
-    "compositing_scene",
-    "generating_video",
-    "encoding",
-    "done",
-]
+#: The pipeline's stage names are the wire's (one list, in facedubd.pipeline.types).
+JobStage = Stage
 
 
 class Problem(BaseModel):

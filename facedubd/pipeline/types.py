@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, get_args
 
-#: The stage names, in order; they become the job's `stage` values.
-STAGES: tuple[str, ...] = (
+#: A job's stage (the API's `stage` field).
+Stage = Literal[
     "queued",
     "preparing",
     "generating_views",
@@ -16,7 +17,9 @@ STAGES: tuple[str, ...] = (
     "generating_video",
     "encoding",
     "done",
-)
+]
+#: The stage names, in order; they become the job's `stage` values.
+STAGES: tuple[str, ...] = get_args(Stage)
 
 VIEW_NAMES: tuple[str, ...] = ("front", "three_quarter_left", "three_quarter_right", "close_up")
 
