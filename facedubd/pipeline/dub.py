@@ -10,18 +10,20 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
 3. The target mesh is the CHARACTER's pose-free shape (identity) plus that delta, with
    the eye and mouth openings set explicitly (eyes: the character's opening scaled by
    the reference's blink ratio; mouth: the reference's gap scaled to the character's
-   mouth width), then put back into the reference's head pose.
+   mouth width; the chin follows the lower lip; a photo smiling with its teeth showing
+   takes the reference's lip shape), then put back into the reference's head pose.
 4. The reference frame itself is reshaped around the face: one piecewise-affine warp
    over the mesh triangles plus a strip out to a ring of fixed anchors (just inside the
    reference's face hull grown by RESHAPE_HULL) moves its jaw, cheeks and face outline
    onto the target mesh, so the silhouette around the pasted face is the character's,
    and nothing beyond the anchors changes.
 5. The character's photo is warped onto the target mesh (the same triangle-id map, a
-   second remap), the reference's own mouth interior is warped into the target's lip
-   opening, colours are matched to the reference (LAB statistics, smoothed over time),
-   and the face is blended over the reshaped frame with a feathered mask. As a
-   reference eye shuts, the face layer gives way over that eye to the reference's own
-   (reshaped) closed lids.
+   second remap), the reference's own mouth interior (for a photo smiling with its
+   teeth, its whole lips) is warped into the target's lip opening (lips), colours
+   are matched to the reference (LAB statistics, smoothed over time), and the face
+   is blended over the reshaped frame with a feathered mask. As a reference eye shuts,
+   the face layer gives way over that eye to the reference's own (reshaped) closed
+   lids.
 6. Where the reference's hand covers the face (hands come with the tracked face, see
    `face/hands.py`), the reference's own pixels are put back (`occlusion.py`).
 """
@@ -71,6 +73,12 @@ MAX_MAP_STEP = 4
 #: mouth's "interior" is mostly the reference's own lips).
 MOUTH_OPEN = 0.0
 MOUTH_SHOWN = 0.03
+#: A photo whose lip gap over mouth width is above this was taken with the mouth open
+#: (a smile showing teeth): it has no closed lips to show, so the dub shows the
+#: reference's own lips, moved onto the character's mouth (see `_reference_lips`).
+PHOTO_MOUTH_OPEN = 0.08
+#: Those lips fade in over this share of the mouth's width inside their outline.
+LIP_FEATHER = 0.04
 #: The reference frame itself is reshaped (its jaw, cheeks and face outline moved onto
 #: the character's) inside its face hull grown by this much: a ring of fixed anchors
 #: sits on that boundary, so the frame outside it is untouched.
@@ -150,6 +158,8 @@ class Character:
     #: The same crop with the photo's own mouth (teeth, lips as photographed): the views
     #: show the character as photographed; only the dub needs the mouth painted out.
     portrait: Image
+    #: The photo's mouth is open (PHOTO_MOUTH_OPEN): the lips come from the reference.
+    lips_from_reference: bool = False
 
 
 def _mesh_points(mesh: Any) -> Points:
@@ -198,7 +208,8 @@ def character_from_points(photo_rgb: Image, points: Points, triangles: npt.Array
     texture = _paint_out_mouth(portrait, local, topology)
     forehead = skin_top(texture, (x0, y0), shape, frame)
     pose = lm.head_pose(points)
-    return Character(texture, local, topology, shape, pose, (x0, y0), forehead, portrait)
+    lips_open = lm.mouth_opening(points) > PHOTO_MOUTH_OPEN
+    return Character(texture, local, topology, shape, pose, (x0, y0), forehead, portrait, lips_open)
 
 
 def _paint_out_mouth(texture: Image, mesh: Points, topology: Topology) -> Image:
@@ -392,11 +403,18 @@ def _gaps(points: Points, hole: Hole) -> Points:
 
 
 def set_opening(
-    points: Points, hole: Hole, wanted: Points, upper_share: float, reach: float
+    points: Points,
+    hole: Hole,
+    wanted: Points,
+    upper_share: float,
+    reach: float,
+    jaw: Points | None = None,
 ) -> Points:
     """Open or close a hole (eye or mouth) to the `wanted` gap of each lid / lip pair,
     in pose-free coordinates. The mean change spreads to the skin around it (falloff
-    `reach` units), shared between the upper side (`upper_share`) and the lower one."""
+    `reach` units), shared between the upper side (`upper_share`) and the lower one;
+    below the hole, points move at least by their `jaw` weight (the chin goes with the
+    lower lip, see `jaw_weights`)."""
     out = points.copy()
     pairs = hole.pair_array
     change = float((wanted - _gaps(out, hole)).mean())
@@ -406,12 +424,26 @@ def set_opening(
     dist = np.linalg.norm(out[:, :2] - centre[:2], axis=1)
     falloff = np.exp(-((dist / reach) ** 2))
     side = np.clip((out[:, 1] - centre[1]) / (0.15 * width), -1.0, 1.0)
+    if jaw is not None:
+        falloff = np.where(side > 0, np.maximum(falloff, jaw), falloff)
     share = np.where(side < 0, upper_share, 1.0 - upper_share)
     out[:, 1] += side * share * change * falloff
     rest = wanted - _gaps(out, hole)
     out[pairs[:, 0], 1] -= upper_share * rest
     out[pairs[:, 1], 1] += (1.0 - upper_share) * rest
     return out
+
+
+#: Below the mouth, the jaw's share of the lower lip's move fades out this far to the
+#: side of the mouth's centre (pose-free units: outer eye corners 1 apart).
+JAW_SIDE_REACH = 0.6
+
+
+def jaw_weights(free: Points, mouth: Hole) -> Points:
+    """How much of the lower lip's move each point below the mouth takes: the chin and
+    the jaw under the mouth all of it (a jaw opens as one bone), fading to the sides."""
+    centre = free[list(mouth.loop)].mean(axis=0)
+    return np.asarray(np.exp(-(((free[:, 0] - centre[0]) / JAW_SIDE_REACH) ** 2)), np.float64)
 
 
 def expression_weights(free: Points, topology: Topology) -> Points:
@@ -440,6 +472,15 @@ class DubState:
     delta_weights: Points
     mesh_filter: OneEuroFilter
     colour: colour.SmoothedTransfer
+    #: The mesh triangles inside the lips' outer edge, mouth opening included.
+    lip_triangles: npt.NDArray[np.int32]
+    #: For a character whose lips come from the reference: the lips' vertices and how a
+    #: move of them spreads to every vertex (`lip_spread`).
+    lips: tuple[npt.NDArray[np.int64], Points] | None = None
+    #: How thick the character's lips are drawn, relative to the reference's (`lip_height`).
+    lip_height: float = 1.0
+    #: `jaw_weights` of the character's placed shape.
+    jaw: Points | None = None
     #: The strip joining the outline to the reshape's anchors (built on first use).
     ring: npt.NDArray[np.int32] | None = None
     timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -451,6 +492,7 @@ class DubState:
         # The character's shape, placed where the keyframe's rigid points are.
         fit = geometry.procrustes(character.shape[key.rigid], key.free[key.rigid])
         placed = fit.apply(character.shape)
+        lips = lip_triangles(character.topology, character.shape)
         top = float(fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1])
         # The face keeps the character's own size: the reference's jaw and outline are
         # moved onto the character's by the frame reshape (see `composite`).
@@ -461,6 +503,10 @@ class DubState:
             delta_weights=expression_weights(key.free, character.topology),
             mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=2.0, beta=5.0),
             colour=colour.SmoothedTransfer(alpha=0.2),
+            lip_triangles=lips,
+            lips=lip_spread(placed, lips) if character.lips_from_reference else None,
+            jaw=jaw_weights(placed, character.topology.mouth),
+            lip_height=lip_height(character.shape, key.free),
         )
 
     @contextmanager
@@ -498,11 +544,70 @@ def target_mesh(
     mouth = topo.mouth
     width_ratio = _mouth_width(char) / _mouth_width(key.free)
     wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * width_ratio
-    target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45)
+    target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45, jaw=state.jaw)
+    if state.lips is not None:
+        target = _reference_lips(target, gaps_free, state.lips, state.lip_height)
     outline = target[list(topo.outline)].copy()
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
     to_image = key.frame.apply
     return pose.apply(to_image(target)), pose.apply(to_image(outline))
+
+
+#: How far (pose-free units) a move of the lips spreads into the skin around them, and
+#: how far each lip vertex's own move reaches when the moves are mixed.
+LIP_SPREAD_REACH = 0.2
+LIP_SPREAD_MIX = 0.1
+
+
+def lip_spread(
+    free: Points, triangles: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.int64], Points]:
+    """The lips' vertices and an (n points x n lip vertices) matrix that spreads a move
+    of them to the whole mesh: a lip vertex takes its own move, every other vertex a
+    distance-weighted mix of the nearby lip moves, fading out LIP_SPREAD_REACH away."""
+    lips = np.unique(triangles).astype(np.int64)
+    d = np.linalg.norm(free[:, None, :2] - free[None, lips, :2], axis=2)
+    mix = np.exp(-((d / LIP_SPREAD_MIX) ** 2)) + 1e-12
+    mix /= mix.sum(axis=1, keepdims=True)
+    mix *= np.exp(-((d.min(axis=1) / LIP_SPREAD_REACH) ** 2))[:, None]
+    mix[lips] = np.eye(len(lips))
+    return lips, mix
+
+
+def lip_thickness(free: Points) -> float:
+    """Both lips' mean thickness (outer edge to inner edge) over the mouth's width."""
+    outer = free[list(lm.OUTER_LIP), 1]
+    inner = free[list(lm.INNER_LIP), 1]
+    return float(np.abs(outer - inner).mean()) / max(_mouth_width(free), 1e-6)
+
+
+def lip_height(character: Points, reference: Points) -> float:
+    """How thick the reference's lips are drawn on a character whose photo shows an
+    open mouth, as a share of their own thickness (both per mouth width): half-way, in
+    ratio, to the photo's thickness. A smile showing teeth stretches lips thin, so the
+    photo's own thickness is too little; the reference's full thickness carries the
+    reference's likeness (measured on the astronaut: the photo's thickness read her
+    pitch r 0.78, the reference's her recogniser match 93%; half-way 0.82 and 100%)."""
+    return math.sqrt(lip_thickness(character) / max(lip_thickness(reference), 1e-6))
+
+
+def _reference_lips(
+    target: Points, ref_free: Points, lips: tuple[npt.NDArray[np.int64], Points], height: float
+) -> Points:
+    """The target with the reference's lips (pose-free `ref_free`): their shape scaled
+    to the target's mouth corners across and `height` times that up and down (see
+    `lip_height`), centred on the target's lip gap, the skin around following. For a
+    photo with an open mouth: its stretched lips are no model of its closed ones."""
+    index, spread = lips
+    corners = [lm.MOUTH_RIGHT, lm.MOUTH_LEFT]
+    inner = list(lm.INNER_LIP)
+    centre = target[corners].mean(axis=0)
+    ref_centre = ref_free[corners].mean(axis=0)
+    centre[1] = target[inner, 1].mean()
+    ref_centre[1] = ref_free[inner, 1].mean()
+    across = _mouth_width(target) / max(_mouth_width(ref_free), 1e-6)
+    moved = centre + (ref_free[index] - ref_centre) * np.array([across, across * height, across])
+    return target + spread @ (moved - target[index])
 
 
 def _mouth_width(free: Points) -> float:
@@ -586,7 +691,10 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         face = geometry.remap_mesh(
             character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
         )
-        mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box)
+        if character.lips_from_reference:
+            mouth = _lips(state.lip_triangles, frame_rgb, raw, target, fmap.box)
+        else:
+            mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box)
     patch_shape = (fy1 - fy0, fx1 - fx0)
     origin = (fx0, fy0)
     with state.timed("mask"):
@@ -610,7 +718,11 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             stats_mask &= ~mouth_here
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, region)
-        recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
+        if character.lips_from_reference:
+            feather = LIP_FEATHER * _mouth_width(target)
+            recoloured = _lay_mouth(recoloured, mouth, origin, 1.0, feather)
+        else:
+            recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
     with state.timed("blend"):
         blend.alpha_blend(region, recoloured, alpha, into=region)
     if hands := occlusion.hands_of(mesh):
@@ -693,13 +805,34 @@ def _give_way(
 
 
 def _lay_mouth(
-    face: Image, mouth: geometry.Warped | None, origin: tuple[int, int], opening: float
+    face: Image,
+    mouth: geometry.Warped | None,
+    origin: tuple[int, int],
+    opening: float,
+    feather: float = 0.0,
 ) -> Image:
-    """The face layer (at `origin`) with the reference's mouth interior laid in, its
-    edge softened by a pixel and its opacity rising with the mouth's opening."""
+    """The face layer (at `origin`) with the reference's mouth laid in, its opacity
+    rising with the mouth's opening and its edge softened by a pixel, or faded in over
+    `feather` pixels inside its outline when given (the lips' edge)."""
     strength = float(np.clip((opening - MOUTH_OPEN) / (MOUTH_SHOWN - MOUTH_OPEN), 0.0, 1.0))
     if mouth is None or strength <= 0.0 or not mouth.coverage.any():
         return face
+    x = mouth.origin[0] - origin[0]
+    y = mouth.origin[1] - origin[1]
+    h, w = mouth.coverage.shape
+    covered = mouth.coverage.astype(np.float32)
+    if feather > 1.0:
+        size = int(2 * feather) | 1
+        # 0.5 on the outline after the blur: stretched so it reaches 0 there, 1 inside.
+        weight = np.clip(2.0 * cv2.GaussianBlur(covered, (size, size), 0) - 1.0, 0.0, 1.0)
+        weight *= strength
+    else:
+        weight = cv2.blur(covered, (3, 3)) * covered * strength
+    region = face[y : y + h, x : x + w]
+    face[y : y + h, x : x + w] = blend.alpha_blend(
+        region, mouth.image, np.asarray(weight, dtype=np.float32)
+    )
+    return face
     x = mouth.origin[0] - origin[0]
     y = mouth.origin[1] - origin[1]
     h, w = mouth.coverage.shape
@@ -709,6 +842,36 @@ def _lay_mouth(
         region, mouth.image, np.asarray(weight, dtype=np.float32)
     )
     return face
+
+
+def lip_triangles(topology: Topology, frontal: Points) -> npt.NDArray[np.int32]:
+    """The triangles of `topology` inside the lips' outer edge (centroids tested in the
+    frontal points `frontal`): the lips and the filled mouth opening."""
+    tri = topology.triangles
+    outline = frontal[list(lm.OUTER_LIP), :2].astype(np.float32)
+    centroids = frontal[tri, :2].mean(axis=1)
+    inside = [cv2.pointPolygonTest(outline, (float(x), float(y)), False) > 0 for x, y in centroids]
+    return np.ascontiguousarray(tri[np.asarray(inside, dtype=bool)], dtype=np.int32)
+
+
+def _lips(
+    triangles: npt.NDArray[np.int32],
+    frame_rgb: Image,
+    ref: Points,
+    target: Points,
+    box: tuple[int, int, int, int],
+) -> geometry.Warped | None:
+    """The reference's lips and mouth interior warped onto the target's lips, in their
+    own small box inside `box` (for a photo taken with the mouth open)."""
+    x0, y0, x1, y1 = box
+    mx0, my0, mx1, my1 = geometry.warp_box(target[list(lm.OUTER_LIP)], frame_rgb.shape[:2], pad=1)
+    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
+    if mx1 <= mx0 or my1 <= my0:
+        return None
+    tmap = geometry.triangle_map(target, triangles, (mx0, my0, mx1, my1), cull=False)
+    return geometry.remap_mesh(
+        frame_rgb, ref, target, triangles, tmap, fallback=geometry.IDENTITY_AFFINE
+    )
 
 
 def _mouth_interior(

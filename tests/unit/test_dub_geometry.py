@@ -127,3 +127,100 @@ def test_map_step_keeps_a_big_face_s_maps_at_about_the_same_resolution() -> None
     assert dub.map_step((0, 0, 390, 990), 530.0) == dub.MAX_MAP_STEP
     # A face cut by the frame edge keeps the step of its size, not of its box.
     assert dub.map_step((0, 0, 120, 900), 530.0) == dub.MAX_MAP_STEP
+
+
+def _lips_face() -> np.ndarray:
+    """A face whose outer and inner lip loops are ellipses around (0, 0.5): the mouth
+    0.5 wide, each lip 0.06 thick at its middle, the lips 0.02 apart."""
+    pts = _face(np.random.default_rng(3))
+    t = np.linspace(np.pi, -np.pi, len(lm.OUTER_LIP), endpoint=False)  # right corner first
+    for loop, half_height in ((lm.OUTER_LIP, 0.07), (lm.INNER_LIP, 0.01)):
+        pts[list(loop)] = np.stack(
+            [0.25 * np.cos(t), 0.5 - half_height * np.sin(t), np.zeros_like(t)], axis=1
+        )
+    return pts
+
+
+def test_lip_thickness_is_per_mouth_width() -> None:
+    face = _lips_face()
+    thick = dub.lip_thickness(face)
+    assert 0.06 * 0.6 / 0.5 < thick < 0.06 / 0.5  # a loop's mean is below its middle
+    doubled = face.copy()
+    doubled[:, 1] *= 2.0
+    assert dub.lip_thickness(doubled) == pytest.approx(2 * thick)
+
+
+def test_lip_spread_moves_lip_vertices_exactly_and_fades_into_the_skin() -> None:
+    face = _lips_face()
+    lips = np.array(lm.OUTER_LIP + lm.INNER_LIP)
+    triangles = lips[: len(lips) // 3 * 3].reshape(-1, 3).astype(np.int32)
+    index, spread = dub.lip_spread(face, triangles)
+    np.testing.assert_array_equal(index, np.unique(triangles))
+    np.testing.assert_allclose(spread[index], np.eye(len(index)))
+    # A point well away from the lips takes none of their move; one beside them some.
+    move = spread @ np.ones((len(index), 3))
+    far = int(np.argmax(np.linalg.norm(face[:, :2] - [0.0, 0.5], axis=1)))
+    assert abs(move[far, 0]) < 1e-6
+    assert 0.05 < move[lm.NOSE_TIP, 0] < 1.0  # 0.35 above the mouth's centre
+
+
+def test_reference_lips_take_the_reference_shape_at_the_targets_corners() -> None:
+    target = _lips_face()
+    ref = target.copy()
+    ref[list(lm.OUTER_LIP + lm.INNER_LIP), 1] = 0.5 + 2.0 * (
+        target[list(lm.OUTER_LIP + lm.INNER_LIP), 1] - 0.5
+    )  # the reference's lips twice as thick (and twice as far apart)
+    triangles = np.array(lm.OUTER_LIP + lm.INNER_LIP)[:39].reshape(-1, 3).astype(np.int32)
+    lips = dub.lip_spread(target, triangles)
+    out = dub._reference_lips(target, ref, lips, 0.5)  # the character's lips: half as thick
+    corners = [lm.MOUTH_RIGHT, lm.MOUTH_LEFT]
+    np.testing.assert_allclose(out[corners], target[corners], atol=1e-9)
+    # Twice as thick in the reference, half of that kept: the target's own thickness.
+    assert dub.lip_thickness(out) == pytest.approx(dub.lip_thickness(target), rel=1e-6)
+    assert lm.mouth_opening(out) == pytest.approx(lm.mouth_opening(target), rel=1e-6)
+
+
+def test_jaw_weights_move_the_chin_and_fade_to_the_sides() -> None:
+    face = _lips_face()
+    hole = split_hole(list(lm.INNER_LIP), face)
+    jaw = dub.jaw_weights(face, hole)
+    assert jaw[lm.CHIN] > 0.99  # straight below the mouth
+    side = int(np.argmax(np.abs(face[:, 0])))  # about 0.6 to the side
+    centre = float(face[list(lm.INNER_LIP), 0].mean())
+    expected = np.exp(-(((face[side, 0] - centre) / dub.JAW_SIDE_REACH) ** 2))
+    assert jaw[side] == pytest.approx(expected)
+    assert jaw[side] < 0.4
+
+
+def test_closing_a_mouth_with_the_jaw_lifts_the_chin() -> None:
+    face = _lips_face()
+    hole = split_hole(list(lm.INNER_LIP), face)
+    closed = np.zeros(len(hole.pairs()))
+    without = dub.set_opening(face, hole, closed, upper_share=0.3, reach=0.45)
+    with_jaw = dub.set_opening(
+        face, hole, closed, upper_share=0.3, reach=0.45, jaw=dub.jaw_weights(face, hole)
+    )
+    before = face[hole.pair_array[:, 1], 1] - face[hole.pair_array[:, 0], 1]
+    gaps = with_jaw[hole.pair_array[:, 1], 1] - with_jaw[hole.pair_array[:, 0], 1]
+    np.testing.assert_allclose(gaps, 0.0, atol=1e-9)
+    lower_lip_move = float((with_jaw - face)[hole.pair_array[:, 1], 1].mean())
+    assert lower_lip_move < 0  # the lower lip went up
+    # The chin (0.5 below the mouth) follows the lower lip with the jaw, hardly without.
+    # (the lower side takes 1 - upper_share of the mean change)
+    assert (with_jaw - face)[lm.CHIN, 1] == pytest.approx(-0.7 * before.mean(), abs=1e-9)
+    assert abs((without - face)[lm.CHIN, 1]) < 0.3 * abs((with_jaw - face)[lm.CHIN, 1])
+
+
+def test_lips_fade_in_inside_their_outline() -> None:
+    face = np.zeros((40, 60, 3), np.uint8)
+    covered = np.zeros((20, 40), bool)
+    covered[4:16, 4:36] = True
+    lips = geometry.Warped(np.full((20, 40, 3), 200, np.uint8), covered, (10, 10))
+    out = dub._lay_mouth(face.copy(), lips, (0, 0), 1.0, feather=4.0)
+    assert out[20, 30].tolist() == [200, 200, 200]  # deep inside: the lips
+    column = out[14:21, 30, 0].astype(int)  # from the outline's inner row inwards
+    assert column[0] < 0.3 * 200
+    assert (np.diff(column) >= 0).all()
+    assert out[10:30, 10:50][~covered].max() == 0  # nothing outside the outline
+    shut = dub._lay_mouth(face.copy(), lips, (0, 0), 0.0, feather=4.0)
+    assert shut.max() == 0  # a closed mouth lays nothing (the lips' callers pass 1.0)

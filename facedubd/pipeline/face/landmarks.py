@@ -53,6 +53,13 @@ INNER_LIP: tuple[int, ...] = (
     308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
 )  # fmt: skip
 
+#: The outer edge of the lips, in order around the mouth (right corner first, upper lip,
+#: then lower lip back to the right corner).
+OUTER_LIP: tuple[int, ...] = (
+    61, 185, 40, 39, 37, 0, 267, 269, 270, 409,
+    291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
+)  # fmt: skip
+
 #: The outline of the face, in order from the forehead's top, clockwise in the image.
 FACE_OVAL: tuple[int, ...] = (
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288,
