@@ -321,11 +321,12 @@ def load_hand_models(device: str = "auto", threads: int = 1, palm: bool = False)
     the landmark model, and for the palm detector too with `palm`."""
     from facedubd.models import ensure_models
     from facedubd.models.sessions import create_session
+    from facedubd.models.tune import tuned_model_path
 
     paths = ensure_models(list(HAND_MODEL_NAMES if palm else (HAND_MODEL,)))
     models = HandModels(
         create_session(paths[HAND_MODEL], device=device, threads=threads),
-        create_session(paths[PALM.name], device=device, threads=threads) if palm else None,
+        create_session(tuned_model_path(paths[PALM.name]), device, threads) if palm else None,
     )
     # One run each now: a session's first run costs twice a later one.
     blank = np.zeros((64, 64, 3), np.uint8)

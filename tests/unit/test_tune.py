@@ -1,0 +1,206 @@
+"""The tuned models: PReLU and channel-pad rewrites on small real ONNX graphs run by
+onnxruntime, and the tuned copies in the cache (named by hash, private, rebuilt)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from facedubd.models.layout import prelu_reference
+from facedubd.models.tune import (
+    TUNE_VERSION,
+    rewrite_model,
+    same_outputs,
+    tune_bytes,
+    tuned_model_path,
+)
+
+CHANNELS = 8
+SIDE = 6
+
+
+def _value(name: str, channels: int) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, channels, SIDE, SIDE])
+
+
+def _model(nodes: list[onnx.NodeProto], inits: dict[str, np.ndarray], out_channels: int) -> bytes:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [_value("x", CHANNELS)],
+        [_value("y", out_channels)],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _slope() -> np.ndarray:
+    # Slopes beyond [0, 1] too: the face mesh has -1.6 to 1.4.
+    return np.linspace(-1.6, 1.4, CHANNELS, dtype=np.float32).reshape(1, CHANNELS, 1, 1)
+
+
+def prelu_model(seed: int = 3) -> bytes:
+    """A conv then the converter's PReLU, Relu(x) + slope * Min(x, 0), then a conv."""
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(CHANNELS, CHANNELS, 1, 1)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c"], ["pos"]),
+        helper.make_node("Min", ["c", "zero"], ["neg"]),
+        helper.make_node("Mul", ["neg", "slope"], ["scaled"]),
+        helper.make_node("Add", ["pos", "scaled"], ["p"]),
+        helper.make_node("Conv", ["p", "w", "b"], ["y"], kernel_shape=[1, 1]),
+    ]
+    inits = {
+        "w": weights,
+        "b": rng.normal(size=CHANNELS).astype(np.float32),
+        "zero": np.array(0.0, np.float32),
+        "slope": _slope(),
+    }
+    return _model(nodes, inits, CHANNELS)
+
+
+def pad_model() -> bytes:
+    """A residual block that widens: MaxPool, zero channels padded on, plus a conv."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["m"], kernel_shape=[1, 1]),
+        helper.make_node("Pad", ["m", "pads"], ["padded"], mode="constant"),
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("Add", ["padded", "c"], ["y"]),
+    ]
+    inits = {
+        "pads": np.array([0, 0, 0, 0, 0, CHANNELS, 0, 0], np.int64),
+        "w": rng.normal(size=(2 * CHANNELS, CHANNELS, 1, 1)).astype(np.float32),
+        "b": rng.normal(size=2 * CHANNELS).astype(np.float32),
+    }
+    return _model(nodes, inits, 2 * CHANNELS)
+
+
+def _run(data: bytes, x: np.ndarray) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"x": x})[0])
+
+
+def _input(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(1, CHANNELS, SIDE, SIDE)).astype(np.float32)
+
+
+def _ops(data: bytes) -> list[str]:
+    return [node.op_type for node in onnx.load_from_string(data).graph.node]
+
+
+def test_prelu_becomes_two_depthwise_convs_with_the_same_numbers() -> None:
+    original = prelu_model()
+    tuned = tune_bytes(original)
+    assert tuned is not None
+    assert "Min" not in _ops(tuned) and "Mul" not in _ops(tuned)
+    assert _ops(tuned).count("Conv") == 4  # the two of the model, two depthwise
+    x = _input()
+    assert np.allclose(_run(tuned, x), _run(original, x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_rewritten_prelu_is_prelu_for_any_slope() -> None:
+    # The PReLU alone: conv-free model whose output is the PReLU of its input.
+    nodes = [
+        helper.make_node("Relu", ["x"], ["pos"]),
+        helper.make_node("Min", ["x", "zero"], ["neg"]),
+        helper.make_node("Mul", ["neg", "slope"], ["scaled"]),
+        helper.make_node("Add", ["pos", "scaled"], ["y"]),
+    ]
+    original = _model(nodes, {"zero": np.array(0.0, np.float32), "slope": _slope()}, CHANNELS)
+    tuned = tune_bytes(original)
+    assert tuned is not None
+    x = _input(1)
+    expected = prelu_reference(x, _slope())
+    assert np.abs(_run(tuned, x) - expected).max() <= 1e-6 * np.abs(x).max()
+
+
+def test_a_channel_pad_becomes_an_exact_identity_conv() -> None:
+    original = pad_model()
+    tuned = tune_bytes(original)
+    assert tuned is not None
+    assert "Pad" not in _ops(tuned) and _ops(tuned).count("Conv") == 2
+    x = _input(2)
+    assert np.array_equal(_run(tuned, x), _run(original, x))
+
+
+def test_a_spatial_pad_is_left_alone() -> None:
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode="constant")]
+    pads = np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [_value("x", CHANNELS)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, CHANNELS, SIDE + 2, SIDE + 2])],
+        [numpy_helper.from_array(pads, "pads")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert rewrite_model(model) == 0
+    assert tune_bytes(model.SerializeToString()) is None
+
+
+def test_a_min_feeding_something_else_is_not_taken_for_a_prelu() -> None:
+    nodes = [
+        helper.make_node("Relu", ["x"], ["pos"]),
+        helper.make_node("Min", ["x", "zero"], ["neg"]),
+        helper.make_node("Mul", ["neg", "slope"], ["scaled"]),
+        helper.make_node("Add", ["pos", "scaled"], ["p"]),
+        helper.make_node("Add", ["p", "neg"], ["y"]),  # the Min's output is used again
+    ]
+    original = _model(nodes, {"zero": np.array(0.0, np.float32), "slope": _slope()}, CHANNELS)
+    with pytest.raises(ValueError, match="feeds more than its PReLU"):
+        tune_bytes(original)
+
+
+def test_same_outputs_tells_a_changed_model_apart() -> None:
+    original = prelu_model()
+    tuned = tune_bytes(original)
+    assert tuned is not None and same_outputs(original, tuned)
+    assert not same_outputs(original, prelu_model(seed=5))  # other weights
+    assert not same_outputs(original, pad_model())  # another output shape
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_tuned_copy_is_private_keyed_on_the_hash_and_rebuilt(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    source = tmp_path / "net.onnx"
+    source.write_bytes(prelu_model())
+    first = tuned_model_path(source, cache)
+    assert first.parent == cache / "models" / "tuned"
+    assert first.name.startswith("net.") and first.name.endswith(f".v{TUNE_VERSION}.onnx")
+    assert _mode(first) == 0o600 and _mode(first.parent) == 0o700
+    assert "Min" not in _ops(first.read_bytes())
+    written = first.stat().st_mtime_ns
+    assert tuned_model_path(source, cache) == first and first.stat().st_mtime_ns == written
+
+    first.unlink()  # missing: rebuilt
+    assert tuned_model_path(source, cache) == first and first.is_file()
+
+    source.write_bytes(pad_model())  # a reconverted source: a new copy, the old one gone
+    second = tuned_model_path(source, cache)
+    assert second != first and not first.exists()
+    assert "Pad" not in _ops(second.read_bytes())
+
+
+def test_a_model_no_rewrite_applies_to_is_copied_as_it_is(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    source = tmp_path / "plain.onnx"
+    source.write_bytes(_model(nodes, {}, CHANNELS))
+    copy = tuned_model_path(source, tmp_path / "cache")
+    assert copy != source and copy.read_bytes() == source.read_bytes()
