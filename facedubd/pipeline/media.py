@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import fcntl
+import functools
 import json
 import subprocess
 import threading
@@ -242,6 +244,45 @@ class _StderrTail:
         return "\n".join(self.lines)
 
 
+#: Where Linux says how large an unprivileged process may make a pipe's buffer.
+_PIPE_MAX_FILE = Path("/proc/sys/fs/pipe-max-size")
+#: Linux's default pipe buffer (and the size assumed where it cannot be changed).
+DEFAULT_PIPE_BYTES = 65536
+
+
+@functools.cache
+def pipe_max_bytes() -> int:
+    """The largest pipe buffer this process may ask for (Linux: 1 MiB by default)."""
+    try:
+        return max(DEFAULT_PIPE_BYTES, int(_PIPE_MAX_FILE.read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_PIPE_BYTES
+
+
+def pipe_bytes(frame_bytes: int, limit: int) -> int:
+    """The pipe buffer to ask for: a whole frame where the limit allows, else the limit,
+    and never less than the default."""
+    return max(DEFAULT_PIPE_BYTES, min(frame_bytes, limit))
+
+
+def enlarge_pipe(pipe: IO[bytes] | None, frame_bytes: int) -> int:
+    """Grow the buffer of the pipe between ffmpeg and us to a frame (or the system's
+    limit): with the 64 KiB default, each 640x360 rgb24 frame (675 KiB) passed in a dozen
+    pieces, each a wake-up of ffmpeg and of our thread (about 5,000 context switches
+    fewer on a 240-frame job). Returns the size the pipe has now (the default where
+    the system refuses)."""
+    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return DEFAULT_PIPE_BYTES
+    try:
+        return int(
+            fcntl.fcntl(
+                pipe.fileno(), fcntl.F_SETPIPE_SZ, pipe_bytes(frame_bytes, pipe_max_bytes())
+            )
+        )
+    except OSError:
+        return DEFAULT_PIPE_BYTES
+
+
 class FrameReader:
     """Frames of `width` x `height` rgb24 from an ffmpeg pipe, one at a time: memory does not
     grow with the clip's length."""
@@ -249,6 +290,7 @@ class FrameReader:
     def __init__(self, args: list[str], width: int, height: int) -> None:
         self.args, self.width, self.height = args, width, height
         self.frame_bytes = width * height * 3
+        self.pipe_bytes = DEFAULT_PIPE_BYTES
         self.detail = ""
         self._eof = False
         self._proc: subprocess.Popen[bytes] | None = None
@@ -257,6 +299,7 @@ class FrameReader:
         self._proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+        self.pipe_bytes = enlarge_pipe(self._proc.stdout, self.frame_bytes)
         assert self._proc.stderr is not None
         self._stderr = _StderrTail(self._proc.stderr)
         return self
@@ -313,6 +356,7 @@ class FrameWriter:
         self._proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
+        self.pipe_bytes = enlarge_pipe(self._proc.stdin, width * height * 3)
         assert self._proc.stderr is not None
         self._stderr = _StderrTail(self._proc.stderr)
 

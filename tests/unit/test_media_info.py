@@ -106,3 +106,11 @@ def test_hdr_transfer_is_noticed() -> None:
 def test_refusals(body: dict[str, Any], words: str) -> None:
     with pytest.raises(UnreadableVideo, match=words):
         video_info(body)
+
+
+def test_pipe_asks_for_a_frame_within_the_limit_and_never_below_the_default() -> None:
+    from facedubd.pipeline.media import DEFAULT_PIPE_BYTES, pipe_bytes
+
+    assert pipe_bytes(640 * 360 * 3, 1 << 20) == 640 * 360 * 3
+    assert pipe_bytes(720 * 1280 * 3, 1 << 20) == 1 << 20  # capped by the system's limit
+    assert pipe_bytes(32 * 32 * 3, 1 << 20) == DEFAULT_PIPE_BYTES
