@@ -90,9 +90,10 @@ class VideoInfo:
         )
 
 
-def run_probe(path: Path) -> dict[str, Any]:
-    """ffprobe's JSON for `path`; UnreadableVideo when ffprobe cannot read it at all."""
-    proc = subprocess.run(fa.probe_args(path), capture_output=True, check=False)
+def run_probe(path: Path, packet_seconds: float | None = None) -> dict[str, Any]:
+    """ffprobe's JSON for `path` (with the packets of the first `packet_seconds`, when
+    given); UnreadableVideo when ffprobe cannot read it at all."""
+    proc = subprocess.run(fa.probe_args(path, packet_seconds), capture_output=True, check=False)
     if proc.returncode != 0:
         raise UnreadableVideo()
     try:
@@ -219,6 +220,19 @@ def _codec_tag(stream: dict[str, Any]) -> str:
     """The fourcc as text ("avc1", "vvc1"), or "" when the container has none."""
     tag = str(stream.get("codec_tag_string") or "")
     return "" if not tag.isprintable() or tag.startswith("[") else tag.strip()
+
+
+def video_packet_span(data: dict[str, Any]) -> float | None:
+    """Seconds between the first and the last timestamp of the first video stream's
+    packets in ffprobe's JSON (`run_probe` with `packet_seconds`); None when there are
+    none with a timestamp (nothing to judge by)."""
+    video = _first(data.get("streams") or [], "video")
+    if video is None:
+        return None
+    index = video.get("index")
+    packets = [p for p in data.get("packets") or [] if p.get("stream_index") == index]
+    times = [t for p in packets if (t := _float(p.get("pts_time"))) is not None]
+    return max(times) - min(times) if times else None
 
 
 def probe(path: Path) -> VideoInfo:
