@@ -331,8 +331,9 @@ class FrameReader:
             yield frame
 
     def _read_frame(self, pipe: IO[bytes]) -> np.ndarray | None:
-        buffer = bytearray(self.frame_bytes)
-        view = memoryview(buffer)
+        # Not zeroed (np.empty): the reads fill every byte, or the frame is dropped.
+        buffer = np.empty(self.frame_bytes, dtype=np.uint8)
+        view = buffer.data
         filled = 0
         while filled < self.frame_bytes:
             got = pipe.readinto(view[filled:])  # type: ignore[attr-defined]
@@ -340,7 +341,7 @@ class FrameReader:
                 self._eof = True
                 return None
             filled += got
-        return np.frombuffer(buffer, dtype=np.uint8).reshape(self.height, self.width, 3)
+        return buffer.reshape(self.height, self.width, 3)
 
     def close(self, check: bool = True) -> None:
         """Stop ffmpeg (killed when the caller stopped reading early). With `check`, a decode
