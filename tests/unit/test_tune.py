@@ -14,8 +14,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from facedubd.models.layout import prelu_reference
+from facedubd.models.sessions import create_session
 from facedubd.models.tune import (
     TUNE_VERSION,
+    cpu_key,
     rewrite_model,
     same_outputs,
     tune_bytes,
@@ -204,3 +206,34 @@ def test_a_model_no_rewrite_applies_to_is_copied_as_it_is(tmp_path: Path) -> Non
     source.write_bytes(_model(nodes, {}, CHANNELS))
     copy = tuned_model_path(source, tmp_path / "cache")
     assert copy != source and copy.read_bytes() == source.read_bytes()
+
+
+def test_cpu_key_follows_the_instruction_set_flags() -> None:
+    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\nbugs\t\t: none\n"
+    avx512 = avx2.replace("fma", "fma avx512f")
+    assert cpu_key(avx2, "x86_64") == cpu_key(avx2 + "processor\t: 1\n", "x86_64")
+    assert len({cpu_key(avx2, "x86_64"), cpu_key(avx512, "x86_64"), cpu_key(avx2, "arm")}) == 3
+
+
+def test_sessions_reuse_onnxruntimes_optimised_graph_saved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACEDUB_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "net.onnx"
+    source.write_bytes(prelu_model())
+    tuned = tuned_model_path(source)
+    session = create_session(tuned, "cpu", 1, reuse_optimized=True)
+    folder = tmp_path / "cache" / "models" / "optimized"
+    (saved,) = folder.iterdir()
+    assert saved.name.startswith(f"{tuned.stem}.ort{ort.__version__}.")
+    assert _mode(saved) == 0o600 and _mode(folder) == 0o700
+    # onnxruntime's own graph: blocked-layout nodes, opened with optimisation off
+    assert any(n.domain == "com.microsoft.nchwc" for n in onnx.load(saved).graph.node)
+    options = session.get_session_options()
+    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    x = _input(6)
+    plain = create_session(tuned, "cpu", 1)
+    assert np.array_equal(session.run(None, {"x": x})[0], plain.run(None, {"x": x})[0])
+    written = saved.stat().st_mtime_ns
+    create_session(tuned, "cpu", 1, reuse_optimized=True)
+    assert [saved] == list(folder.iterdir()) and saved.stat().st_mtime_ns == written
