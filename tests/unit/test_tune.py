@@ -21,6 +21,7 @@ from facedubd.models.tune import (
     rewrite_model,
     same_outputs,
     tune_bytes,
+    tuned_copy,
     tuned_model_path,
 )
 
@@ -237,3 +238,18 @@ def test_sessions_reuse_onnxruntimes_optimised_graph_saved_once(
     written = saved.stat().st_mtime_ns
     create_session(tuned, "cpu", 1, reuse_optimized=True)
     assert [saved] == list(folder.iterdir()) and saved.stat().st_mtime_ns == written
+
+
+def test_a_jobs_face_models_are_plain_copies_and_the_palm_detector_is_rewritten(
+    model_paths: dict[str, Path],
+) -> None:
+    """The tracker turns any numerical change of the mesh into another track, so a job's
+    face and hand landmark models run exactly as converted (REWRITTEN_MODELS)."""
+    for name in ("face_landmark", "face_detection_short_range", "hand_landmark_lite"):
+        copy = tuned_copy(name, model_paths[name])
+        assert copy.name.endswith(".asis.onnx")
+        assert copy.read_bytes() == model_paths[name].read_bytes()
+    palm = tuned_copy("palm_detection_lite", model_paths["palm_detection_lite"])
+    assert palm.name.endswith(f".v{TUNE_VERSION}.onnx") and "Min" not in _ops(palm.read_bytes())
+    assert "Pad" in _ops(model_paths["palm_detection_lite"].read_bytes())
+    assert "Pad" not in _ops(palm.read_bytes())
