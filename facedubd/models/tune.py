@@ -1,5 +1,5 @@
-"""Graph rewrites that let onnxruntime's CPU kernels run the converted models faster, and
-the tuned copies kept in the model cache.
+"""Graph rewrites that let onnxruntime's CPU kernels run the converted models faster with
+the same bits, and the tuned and optimised copies kept in the model cache.
 
 onnxruntime runs convolutions in a blocked channel layout (NCHWc) and fuses activations
 and residual additions into them, but only for the ops it knows in that layout (Conv,
@@ -8,25 +8,32 @@ pooling, Relu, Add, ...). Two patterns of the converted MediaPipe models fall ou
 - PReLU, written by the converter as `Relu(x) + slope * Min(x, 0)` (a PRelu op is slower
   still): `Min` and the per-channel `Mul` are not NCHWc ops, so every PReLU made
   onnxruntime convert the tensor out of its blocked layout and back (23 times in the face
-  mesh). Here it becomes `x + (1 - slope) * Relu(-x)`, two 1x1 depthwise convolutions
-  (-1 with a fused Relu; 1 - slope with x added as a fused sum): the same function,
-  equal up to float rounding for any slope.
+  mesh). Here it becomes `Relu(x) + (-slope) * Relu(-x)`, two 1x1 depthwise convolutions
+  (-1 with a fused Relu; -slope with Relu(x) added as a fused sum), which rounds exactly
+  as the converter's form: where x < 0 it is 0 + slope * x, where x >= 0 it is x + 0.
 - Zero channels padded onto a residual branch (`Pad` on the channel axis, where a block
-  widens): a 1x1 convolution with an identity-and-zeros kernel gives the same numbers
-  exactly, and stays in the blocked layout.
+  widens): a 1x1 convolution with an identity-and-zeros kernel, exact too.
+
+Once in the blocked layout, onnxruntime would fuse residual additions it used to leave
+apart into the convolution feeding them, adding the residual before the bias: another
+rounding. An identity depthwise convolution (weight 1) in front of that convolution's
+output takes the fusion instead, so each addition rounds as before. The face tracker
+feeds each frame's mesh into the next frame's crop, a loop that turns any difference,
+even 1e-5 of a pixel, into a different track (up to 3.7 px on hand-covered frames), so
+a tuned copy is kept only when its outputs are bit-identical to the source's; otherwise
+the source is copied as it is.
 
 On the face mesh model onnxruntime's optimised graph goes from 220 nodes (57 layout
-conversions, 109 elementwise) to 102 (94 convolutions, 5 pools, the input transpose and
-the two output conversions), and a model call from 3.7 to 2.6 ms on one thread (median,
-load 1.5); its outputs differ by 3e-5 crop pixels at most. The short-range detector
-gains about 5%, the palm detector 20%; the other models have neither pattern. A job uses
-the rewritten graph only for the models in REWRITTEN_MODELS (see there why not the mesh);
-the others get a plain copy, named the same way.
+conversions, 109 elementwise) to 142 (111 convolutions, 23 Relu, no layout conversion inside), and
+a model call from about 3.2 to 2.5 ms on one thread (median, load 2-3). The short-range
+detector is rewritten too; the other models of a job have neither pattern.
 
-A tuned copy is written once to `<cache>/models/tuned/`, named after its source model
-and the source's sha256 (so a reconverted model gets a new tuned copy), 0600 in a 0700
-folder, and rebuilt when missing. Before a tuned copy is kept, both models are run on
-the same input and must agree (else the model is kept as converted)."""
+A tuned copy is written once to `<cache>/models/tuned/`, named after its source model,
+the source's sha256, the rewrite version, onnxruntime's version and the CPU (what it
+fuses decides whether the bits stay the same), 0600 in a 0700 folder, and rebuilt when
+missing. On the CPU, sessions then open onnxruntime's own optimised graph of it, saved
+once in `<cache>/models/optimized/` (also checked bit-identical), which halves a
+session's creation."""
 
 from __future__ import annotations
 
@@ -100,6 +107,11 @@ def _channel_pad(pad: Any, constants: dict[str, np.ndarray]) -> int:
     return int(pads[5]) if not any(others) and int(pads[5]) > 0 else 0
 
 
+def _from_conv(name: str, producers: dict[str, Any]) -> bool:
+    node = producers.get(name)
+    return node is not None and node.op_type == "Conv"
+
+
 def _channels(model: Any) -> dict[str, int]:
     """The channel count (axis 1) of every rank-4 value whose shape inference knows it."""
     import onnx
@@ -114,8 +126,15 @@ def _channels(model: Any) -> dict[str, int]:
     return found
 
 
-def rewrite_model(model: Any) -> int:
-    """Rewrite `model` (an onnx ModelProto) in place; the number of rewrites made."""
+def rewrite_model(model: Any, unfused_adds: frozenset[str] = frozenset()) -> int:
+    """Rewrite `model` (an onnx ModelProto) in place; the number of rewrites made.
+
+    `unfused_adds`: the outputs of the Add nodes onnxruntime leaves as separate additions
+    in the original graph (unfused_additions). Once the PReLUs are convolutions it would
+    fuse those into the convolution that feeds them, which adds in another order (the
+    sum before the bias) and rounds differently; an exact identity (a 1x1 depthwise
+    convolution of weight 1) in front of that input takes the fusion instead, so the
+    addition is rounded as before."""
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -148,13 +167,18 @@ def rewrite_model(model: Any) -> int:
         if prelu is not None and all(id(n) not in dropped for n in prelu[2]):
             x, slope, parts = prelu
             out = node.output[0]
-            negated, positive, scaled = (f"{out}_{s}_tuned" for s in ("neg", "relu", "scaled"))
-            names.update((negated, positive, scaled))
+            positive, negated, rectified, scaled = (
+                f"{out}_{s}_tuned" for s in ("relu", "neg", "negrelu", "scaled")
+            )
+            names.update((positive, negated, rectified, scaled))
+            # relu(x) + (-slope) * relu(-x): where x < 0 that is 0 + slope * x, where x >= 0
+            # it is x + 0, each rounded once: the converter's numbers exactly.
             replaced[id(node)] = [
+                helper.make_node("Relu", [x], [positive]),
                 depthwise(x, -np.ones_like(slope), negated),
-                helper.make_node("Relu", [negated], [positive]),
-                depthwise(positive, 1.0 - slope, scaled),
-                helper.make_node("Add", [scaled, x], [out]),
+                helper.make_node("Relu", [negated], [rectified]),
+                depthwise(rectified, -slope, scaled),
+                helper.make_node("Add", [scaled, positive], [out]),
             ]
             dropped.update(id(n) for n in parts)
             continue
@@ -168,6 +192,22 @@ def rewrite_model(model: Any) -> int:
             bias = constant(f"{out}_b", np.zeros(have + extra, np.float32))
             inputs = [node.input[0], weights, bias]
             replaced[id(node)] = [helper.make_node("Conv", inputs, [out], kernel_shape=[1, 1])]
+
+    for node in nodes if replaced else []:
+        if node.op_type != "Add" or id(node) in replaced or node.output[0] not in unfused_adds:
+            continue
+        fed = [i for i, name in enumerate(node.input) if _from_conv(name, producers)]
+        count = channels.get(node.input[fed[0]], 0) if fed else 0
+        if count:
+            index = fed[0]
+            kept_apart = f"{node.input[index]}_apart_tuned"
+            names.add(kept_apart)
+            inputs = list(node.input)
+            inputs[index] = kept_apart
+            replaced[id(node)] = [
+                depthwise(node.input[index], np.ones(count, np.float32), kept_apart),
+                helper.make_node("Add", inputs, list(node.output)),
+            ]
 
     if not replaced:
         return 0
@@ -195,13 +235,31 @@ def rewrite_model(model: Any) -> int:
     return len(replaced)
 
 
+def unfused_additions(data: bytes) -> frozenset[str]:
+    """The outputs of the Add nodes of the ONNX model `data` that onnxruntime's CPU
+    optimisations leave as separate additions (the others it fuses into a convolution)."""
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = 1
+        options.optimized_model_filepath = str(Path(folder) / "optimized.onnx")
+        ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        optimized = onnx.load(options.optimized_model_filepath)
+    kept = {node.output[0] for node in optimized.graph.node if node.op_type == "Add"}
+    return frozenset(kept)
+
+
 def tune_bytes(data: bytes) -> bytes | None:
     """The tuned model for the ONNX model `data`, or None when no rewrite applies."""
     import onnx
 
+    if rewrite_model(onnx.load_from_string(data)) == 0:
+        return None  # nothing to rewrite: no need to ask onnxruntime what it fuses
     model = onnx.load_from_string(data)
-    if rewrite_model(model) == 0:
-        return None
+    rewrite_model(model, unfused_additions(data))
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
 
@@ -235,8 +293,12 @@ def same_outputs(original: bytes, tuned: bytes, tolerance: float = 1e-3) -> bool
 
 def tuned_name(source: Path, sha256: str, rewrite: bool = True) -> str:
     """The tuned copy's file name: the source's stem, its hash, the rewrite version (or
-    "asis" for a plain copy)."""
-    return f"{source.stem}.{sha256[:16]}.{f'v{TUNE_VERSION}' if rewrite else 'asis'}.onnx"
+    "asis" for a plain copy), onnxruntime's version and the CPU's key (whether a rewrite
+    rounds exactly as the source depends on what onnxruntime fuses there)."""
+    import onnxruntime as ort
+
+    kind = f"v{TUNE_VERSION}" if rewrite else "asis"
+    return f"{source.stem}.{sha256[:16]}.{kind}.ort{ort.__version__}.{_this_cpu() or 'cpu'}.onnx"
 
 
 def tuned_model_path(
@@ -261,7 +323,7 @@ def tuned_model_path(
             return target
         data = source.read_bytes()
         tuned = tune_bytes(data) if rewrite else None
-        if tuned is None or not same_outputs(data, tuned):
+        if tuned is None or not same_outputs(data, tuned, tolerance=0.0):
             tuned = data
         ensure_private_dir(folder)
         for stale in folder.glob(f"{source.stem}.*.onnx"):
@@ -272,26 +334,16 @@ def tuned_model_path(
     return target
 
 
-#: Models whose rewritten graph a job uses. Only the palm detector (not among a job's
-#: default probes): the face mesh's rewrite is a third faster a call (3.7 -> 2.6 ms) and
-#: its outputs differ from the converted model's by 3e-5 crop pixels, but the tracker
-#: feeds each frame's mesh into the next frame's crop, and that loop turns any such
-#: difference into a different track (up to 3.7 px on hand-covered frames; the old code
-#: with its crop moved by 1e-4 px differs from itself by 3.1 px). The astronaut e2e
-#: run's read-back pitch, r 0.81 at a bar of 0.80, then reads 0.79.
-REWRITTEN_MODELS: frozenset[str] = frozenset({"palm_detection_lite"})
-
-
 def tuned_copy(name: str, path: Path) -> Path:
     """tuned_model_path for the manifest model `name` at `path` (as `ensure_models` gave
-    it), rewritten when `name` is in REWRITTEN_MODELS: keyed on the hash `ensure_models`
-    has just checked against the cache's record, so the file is not hashed again."""
+    it): keyed on the hash `ensure_models` has just checked against the cache's record,
+    so the file is not hashed again."""
     from facedubd.models.fetch import models_dir, read_state
 
     record = read_state().get(name) or {}
     recorded = record.get("onnx_sha256") if path == models_dir() / f"{name}.onnx" else None
     digest = recorded if isinstance(recorded, str) else None
-    return tuned_model_path(path, sha256=digest, rewrite=name in REWRITTEN_MODELS)
+    return tuned_model_path(path, sha256=digest)
 
 
 # ----------------------------------------------------------------------------- optimised
@@ -316,10 +368,10 @@ def _this_cpu() -> str | None:
         return None
 
 
-def optimized_name(tuned: Path, ort_version: str, cpu: str) -> str:
-    """The optimised copy's file name: the tuned copy's (which names its source's hash
-    and the rewrite version), onnxruntime's version, the CPU."""
-    return f"{tuned.stem}.ort{ort_version}.{cpu}.onnx"
+def optimized_name(tuned: Path) -> str:
+    """The optimised copy's file name: the tuned copy's, which names the source's hash,
+    the rewrite, onnxruntime's version and the CPU."""
+    return f"{tuned.stem}.optimized.onnx"
 
 
 def _runs_alike(source: Path, optimized: Path, loaded: Any) -> bool:
@@ -361,7 +413,7 @@ def optimized_model_path(
     if cpu is None:
         return None
     folder = models_dir(cache) / OPTIMIZED_DIR
-    target = folder / optimized_name(tuned, ort.__version__, cpu)
+    target = folder / optimized_name(tuned)
     if target.is_file():
         return target
     with cache_lock(cache or cache_dir()):
