@@ -24,9 +24,9 @@ a tuned copy is kept only when its outputs are bit-identical to the source's; ot
 the source is copied as it is.
 
 On the face mesh model onnxruntime's optimised graph goes from 220 nodes (57 layout
-conversions, 109 elementwise) to 142 (111 convolutions, 23 Relu, no layout conversion inside), and
-a model call from about 3.2 to 2.5 ms on one thread (median, load 2-3). The short-range
-detector is rewritten too; the other models of a job have neither pattern.
+conversions, 109 elementwise) to 142 (111 convolutions, 23 Relu, no layout conversion
+inside), and a model call from about 3.2 to 2.5 ms on one thread (median, load 2-3). The
+short-range detector is rewritten too; the other models of a job have neither pattern.
 
 A tuned copy is written once to `<cache>/models/tuned/`, named after its source model,
 the source's sha256, the rewrite version, onnxruntime's version and the CPU (what it
