@@ -47,14 +47,19 @@ def provider_chain(device: str, available: Sequence[str]) -> list[str]:
     return [*gpu, CPU]
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, optimize: bool = True) -> ort.SessionOptions:
     if threads < 1:
         raise InvalidRequest(f"threads must be at least 1, got {threads}")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # A graph onnxruntime optimised already (facedubd.models.tune) is opened as it is.
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
     # With threads > 1 the pool's threads would otherwise busy-wait between runs, taking
     # cores that ffmpeg and the other pipeline threads need (threads == 1 has no pool).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -75,14 +80,29 @@ def _provider_options(name: str) -> dict[str, Any]:
 
 
 def create_session(
-    path: Path | str | os.PathLike[str], device: str = "auto", threads: int = 1
+    path: Path | str | os.PathLike[str],
+    device: str = "auto",
+    threads: int = 1,
+    *,
+    reuse_optimized: bool = False,
 ) -> ort.InferenceSession:
     """An onnxruntime session for the model at `path`. `session.get_providers()[0]`
-    (or `session_provider(session)`) is the provider that really runs it."""
+    (or `session_provider(session)`) is the provider that really runs it.
+
+    `reuse_optimized` (for a tuned copy, `facedubd.models.tune.tuned_model_path`): on the
+    CPU, open onnxruntime's optimised graph of it, saved in the cache the first time."""
     chain = provider_chain(device, available_providers())
+    options = session_options(threads)
+    if reuse_optimized and chain == [CPU]:
+        from facedubd.models.tune import optimized_model_path
+
+        loaded = session_options(threads, optimize=False)
+        ready = optimized_model_path(Path(path), session_options(threads), loaded)
+        if ready is not None:
+            path, options = ready, loaded
     session = ort.InferenceSession(
         str(path),
-        sess_options=session_options(threads),
+        sess_options=options,
         providers=[(name, _provider_options(name)) for name in chain],
     )
     running = session.get_providers()[0]

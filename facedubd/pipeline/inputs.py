@@ -49,7 +49,7 @@ from facedubd.errors import (
 )
 from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 from facedubd.pipeline import ffmpeg_args as fa
-from facedubd.pipeline.media import FrameReader, VideoInfo, probe
+from facedubd.pipeline.media import FrameReader, VideoInfo, run_probe, video_info, video_packet_span
 
 MIN_DURATION, MAX_DURATION = 1, 30
 #: Photos are downscaled to at most this many pixels on their long side.
@@ -260,13 +260,27 @@ def _as_box(found: Any) -> Box:
 # --- photos -------------------------------------------------------------------------------
 
 
-def _register_heif() -> None:
+@functools.cache
+def _register_heif() -> bool:
+    """Teach Pillow HEIF/HEIC, once; False when pillow-heif is missing."""
     try:
         import pillow_heif
-
-        pillow_heif.register_heif_opener()
     except ImportError:  # pragma: no cover - pillow-heif is a pinned dependency
-        pass
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _open_image(path: Path) -> Image.Image:
+    """Image.open, with pillow-heif's opener added only when Pillow alone cannot identify
+    the file: importing pillow-heif costs about 30 ms of CPU, which a job with a JPEG or
+    PNG photo need not pay."""
+    try:
+        return Image.open(path)
+    except UnidentifiedImageError:
+        if not _register_heif():
+            raise
+        return Image.open(path)
 
 
 #: How Pillow turns each EXIF orientation (2-8) upright.
@@ -344,11 +358,10 @@ def load_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         raise UnreadablePhoto(not_a_file("photo", path))
     if path.stat().st_size == 0:
         raise UnreadablePhoto("The photo file is empty.")
-    _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with _open_image(path) as image:
                 stored = image.size
                 small = _shrink(_decode(image))
                 if (turn := _UPRIGHT.get(_orientation(image))) is not None:
@@ -588,22 +601,23 @@ def sample_frames(
 
 
 def probe_checked(path: Path, duration: int) -> VideoInfo:
-    """Probe, then check codec, colours, length and completeness. The three ffmpeg runs
-    (probe, decoder list, packet times) start together: each costs a tenth of a second or
-    more just to start."""
+    """Probe, then check codec, colours, length and completeness. One ffprobe run reads
+    the format, the streams and the packet times (see check_complete; an ffprobe or
+    ffmpeg start costs about 0.1 s of CPU), while the decoder list is read (from its cache,
+    or from ffmpeg) beside it."""
     if not path.is_file():
         raise UnreadableVideo(not_a_file("video", path))
     if path.stat().st_size == 0:
         raise UnreadableVideo("The video file is empty.")
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
         decoders = pool.submit(available_decoders)
         # Past `duration` (the length needed, within a frame): see check_complete.
-        span = pool.submit(picture_span, path, duration + 1.0)
-        info = probe(path)
+        data = run_probe(path, duration + 1.0)
+        info = video_info(data)
         check_decodable(info, decoders.result())
         check_colour(info)
         check_length(info, duration)
-        check_span(info, duration, span.result())
+        check_span(info, duration, video_packet_span(data))
     return info
 
 

@@ -3,6 +3,7 @@ with the real ffmpeg inside each test."""
 
 from __future__ import annotations
 
+import fcntl
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +13,13 @@ import pytest
 
 from facedubd.errors import PipelineError, UnreadableVideo
 from facedubd.pipeline import ffmpeg_args as fa
-from facedubd.pipeline.media import FrameReader, FrameWriter, probe, verify_output
+from facedubd.pipeline.media import (
+    FrameReader,
+    FrameWriter,
+    pipe_max_bytes,
+    probe,
+    verify_output,
+)
 from facedubd.samples import sample_path
 from tests.pipeline import clips
 
@@ -58,6 +65,30 @@ def test_rotation_tag_gives_upright_frames(
     frames, _ = decode_all(rotated, 1)
     assert frames[0].shape == shape
     assert red_side(frames[0]) == side
+
+
+def test_frame_pipes_hold_a_whole_frame(tmp_path: Path) -> None:
+    """Both pipes to ffmpeg are grown to a frame (the system allows 1 MiB by default), so a
+    frame passes in one piece; and frames still come through whole."""
+    source = clips.test_pattern(tmp_path / "in.mp4", seconds=1)
+    info = probe(source)
+    frame_bytes = info.width * info.height * 3
+    wanted = max(frame_bytes, 65536) if pipe_max_bytes() >= frame_bytes else pipe_max_bytes()
+    with FrameReader(fa.decode_args(source, info.decode_spec(1)), info.width, info.height) as r:
+        assert r._proc is not None and r._proc.stdout is not None
+        got = fcntl.fcntl(r._proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        assert got == r.pipe_bytes >= wanted
+        frames = list(r)
+    assert len(frames) == 25 and all(f.shape == (240, 320, 3) for f in frames)
+    spec = fa.EncodeSpec(width=info.width, height=info.height, rate=info.rate, frames=25)
+    writer = FrameWriter(fa.encode_args(tmp_path / "out.mp4", spec), spec.width, spec.height)
+    assert writer._proc.stdin is not None
+    assert fcntl.fcntl(writer._proc.stdin.fileno(), fcntl.F_GETPIPE_SZ) == writer.pipe_bytes
+    assert writer.pipe_bytes >= wanted
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    verify_output(tmp_path / "out.mp4", 25, info.rate, expect_audio=False, size=(320, 240))
 
 
 def test_no_audio_is_reported_and_encodes_without_audio(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Each converted model against the reference TFLite runtime (ai-edge-litert), on random
-inputs and on real photos: max|onnx - ref| / max|ref| must stay below 1e-3 per output."""
+"""Each converted model, and its tuned copy (`facedubd.models.tune`), against the reference
+TFLite runtime (ai-edge-litert), on random inputs and on real photos: max|onnx - ref| /
+max|ref| must stay below 1e-3 per output."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from facedubd.models.manifest import ModelEntry, load_manifest
 from facedubd.models.sessions import create_session
+from facedubd.models.tune import tuned_model_path
 
 MODELS = tuple(load_manifest().models)
 RANDOM_INPUTS = 5
@@ -51,9 +53,11 @@ def _reference(interpreter: Interpreter, tensor: np.ndarray) -> dict[str, np.nda
     }
 
 
+@pytest.mark.parametrize("tuned", [False, True], ids=["converted", "tuned"])
 @pytest.mark.parametrize("name", MODELS)
 def test_converted_model_matches_tflite_reference(
     name: str,
+    tuned: bool,
     model_paths: dict[str, Path],
     sample: Callable[[str], Path],
     record_property: Callable[[str, object], None],
@@ -63,7 +67,9 @@ def test_converted_model_matches_tflite_reference(
     onnx_path = model_paths[name]
     interpreter = Interpreter(model_path=str(onnx_path.with_suffix(".tflite")), num_threads=1)
     interpreter.allocate_tensors()
-    session = create_session(onnx_path, device="cpu", threads=1)
+    session = create_session(
+        tuned_model_path(onnx_path) if tuned else onnx_path, device="cpu", threads=1
+    )
     assert [o.name for o in session.get_outputs()] == [o.name for o in entry.outputs]
 
     inputs = _random_inputs(entry, seed=len(name)) + [
@@ -89,8 +95,9 @@ def test_converted_model_matches_tflite_reference(
         assert scale > 0, f"{name}/{spec.name}: the reference output is all zeros"
         ratio = max(diffs[spec.name]) / scale
         record_property(f"parity_{spec.name}", f"{ratio:.3e}")
+        label = f"{name} (tuned)" if tuned else name
         print(
-            f"parity {name}/{spec.name}: max|onnx-ref|/max|ref| = {ratio:.3e} "
+            f"parity {label}/{spec.name}: max|onnx-ref|/max|ref| = {ratio:.3e} "
             f"over {len(inputs)} inputs ({RANDOM_INPUTS} random, {len(REAL_PHOTOS)} real)"
         )
         assert ratio < BOUND, (spec.name, ratio)

@@ -27,6 +27,14 @@ def test_probe_args_ask_for_json_format_and_streams() -> None:
     ]
 
 
+def test_probe_args_with_packet_times_read_them_in_the_same_run() -> None:
+    assert fa.probe_args(Path("clip.mp4"), 6.0) == [
+        *("ffprobe", "-hide_banner", "-v", "error", "-print_format", "json"),
+        *("-show_format", "-show_streams", "-read_intervals", "%+6.000000"),
+        *("-show_entries", "packet=stream_index,pts_time", "clip.mp4"),
+    ]
+
+
 def test_decode_is_cfr_even_cropped_trimmed_rgb24_on_stdout() -> None:
     spec = fa.DecodeSpec(rate=NTSC_FILM, duration=5, width=640, height=360)
     assert fa.decode_args(Path("ref.mp4"), spec) == [

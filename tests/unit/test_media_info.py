@@ -106,3 +106,30 @@ def test_hdr_transfer_is_noticed() -> None:
 def test_refusals(body: dict[str, Any], words: str) -> None:
     with pytest.raises(UnreadableVideo, match=words):
         video_info(body)
+
+
+def test_pipe_asks_for_a_frame_within_the_limit_and_never_below_the_default() -> None:
+    from facedubd.pipeline.media import DEFAULT_PIPE_BYTES, pipe_bytes
+
+    assert pipe_bytes(640 * 360 * 3, 1 << 20) == 640 * 360 * 3
+    assert pipe_bytes(720 * 1280 * 3, 1 << 20) == 1 << 20  # capped by the system's limit
+    assert pipe_bytes(32 * 32 * 3, 1 << 20) == DEFAULT_PIPE_BYTES
+
+
+def test_packet_span_is_the_first_video_streams_own() -> None:
+    from facedubd.pipeline.media import video_packet_span
+
+    data: dict[str, Any] = {
+        "streams": [{"index": 0, "codec_type": "audio"}, {"index": 1, "codec_type": "video"}],
+        "packets": [
+            {"stream_index": 0, "pts_time": "9.500000"},  # audio: not the picture
+            {"stream_index": 1, "pts_time": "0.083417"},  # decode order: B-frames later
+            {"stream_index": 1, "pts_time": "0.000000"},
+            {"stream_index": 1, "pts_time": "N/A"},
+            {"stream_index": 1, "pts_time": "2.043708"},
+            {"stream_index": 1},
+        ],
+    }
+    assert video_packet_span(data) == pytest.approx(2.043708)
+    assert video_packet_span({**data, "packets": data["packets"][:1]}) is None
+    assert video_packet_span({"streams": [], "packets": data["packets"]}) is None

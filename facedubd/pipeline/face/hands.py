@@ -321,12 +321,14 @@ def load_hand_models(device: str = "auto", threads: int = 1, palm: bool = False)
     the landmark model, and for the palm detector too with `palm`."""
     from facedubd.models import ensure_models
     from facedubd.models.sessions import create_session
+    from facedubd.models.tune import tuned_copy
 
     paths = ensure_models(list(HAND_MODEL_NAMES if palm else (HAND_MODEL,)))
-    models = HandModels(
-        create_session(paths[HAND_MODEL], device=device, threads=threads),
-        create_session(paths[PALM.name], device=device, threads=threads) if palm else None,
-    )
+
+    def session(name: str) -> Session:
+        return create_session(tuned_copy(name, paths[name]), device, threads, reuse_optimized=True)
+
+    models = HandModels(session(HAND_MODEL), session(PALM.name) if palm else None)
     # One run each now: a session's first run costs twice a later one.
     blank = np.zeros((64, 64, 3), np.uint8)
     if models.palm is not None:
