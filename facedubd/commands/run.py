@@ -114,11 +114,14 @@ def _events(json_output: bool) -> Any:
     return _rich_events() if sys.stdout.isatty() else _plain_events()
 
 
-def _result_body(result: RunResult, output: Path, views_dir: Path) -> dict[str, Any]:
+def _result_body(result: RunResult, output: Path, views_dir: Path, preview: Path) -> dict[str, Any]:
+    """The RunResult with the paths the files were published to (the work folder is gone)."""
     from facedubd.pipeline.orchestrate import result_json
 
     body = result_json(result)
     body["output"] = str(output)
+    body["preview"] = str(preview)
+    body["views"] = {name: str(views_dir / path.name) for name, path in result.views.items()}
     body["views_dir"] = str(views_dir)
     return body
 
@@ -195,8 +198,7 @@ def run(
         with _events(json_output) as on_event:
             result = run_pipeline(photo, video, work, settings, on_event)
         views_dir, preview = _publish(result, work, output)
-        body = _result_body(result, output, views_dir)
-        body["preview"] = str(preview)
+        body = _result_body(result, output, views_dir, preview)
     except KeyboardInterrupt:
         _fail(Cancelled())
     except Exception as exc:
