@@ -144,6 +144,17 @@ def _print_summary(body: dict[str, Any]) -> None:
     typer.echo("\n".join(lines))
 
 
+def _input_named_by(output: Path, **inputs: Path) -> str | None:
+    """Which input (if any) OUTPUT would overwrite: the same path, or a link to it."""
+    for name, path in inputs.items():
+        path = path.expanduser()
+        if path.resolve() == output or (
+            path.exists() and output.exists() and path.samefile(output)
+        ):
+            return name
+    return None
+
+
 def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
     """Move the video to OUT and the views and preview to OUT.facedub/ (0700)."""
     from facedubd.paths import ensure_private_dir
@@ -188,6 +199,9 @@ def run(
         _fail(exc)
     if output.is_dir():
         _fail(InvalidRequest("-o must name the video file to write, not a folder."))
+    clash = _input_named_by(output, photo=photo, video=video)
+    if clash:
+        _fail(InvalidRequest(f"-o names the {clash} itself: write the video to another file."))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700

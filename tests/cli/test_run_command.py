@@ -110,3 +110,18 @@ def test_output_that_is_a_folder(tmp_path: Path) -> None:
     )
     line = assert_one_error_line(done, "invalid_request", 2)
     assert "not a folder" in line
+
+
+@pytest.mark.parametrize("which", ["photo", "video"])
+def test_output_that_is_an_input_is_refused(tmp_path: Path, which: str) -> None:
+    photo = tmp_path / "photo.jpg"
+    video = tmp_path / "video.mp4"
+    photo.write_bytes(sample_path("grace_hopper.jpg").read_bytes())
+    video.write_bytes(sample_path("single_face.mp4").read_bytes())
+    before = {photo: photo.read_bytes(), video: video.read_bytes()}
+    target = photo if which == "photo" else video
+    done = facedubd_run(str(photo), str(video), *("-o", str(target), "--duration", "2"))
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert f"the {which}" in line
+    assert {path: path.read_bytes() for path in before} == before  # the input is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "video.mp4"]
