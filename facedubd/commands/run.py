@@ -178,9 +178,13 @@ def run(
             help="Where to write the MP4; the views and preview go to OUT.facedub/ beside it.",
         ),
     ],
+    # text, checked by the shared input check: "abc" is `invalid_duration`, as through the API
     duration: Annotated[
-        int, typer.Option("--duration", help="Seconds of the reference to perform (1-30).")
-    ] = 5,
+        str,
+        typer.Option(
+            "--duration", metavar="<int>", help="Seconds of the reference to perform (1-30)."
+        ),
+    ] = "5",
     device: Annotated[
         Device, typer.Option("--device", help="Where the models run (cuda: error if missing).")
     ] = Device.auto,

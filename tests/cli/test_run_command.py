@@ -35,6 +35,19 @@ def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str, exi
     return lines[0]
 
 
+@pytest.mark.parametrize("value", ["abc", "2.5", ""])
+def test_duration_that_is_not_a_whole_number(tmp_path: Path, value: str) -> None:
+    done = facedubd_run(
+        str(sample_path("astronaut.png")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", value),
+    )
+    line = assert_one_error_line(done, "invalid_duration", 2)
+    assert "1 to 30" in line
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_duration_out_of_range(tmp_path: Path) -> None:
     done = facedubd_run(
         str(sample_path("astronaut.png")),
