@@ -143,6 +143,9 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         raise InvalidRequest(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+    except OverflowError:  # a port past 65535 is not an OSError
+        sock.close()
+        raise InvalidRequest(f"Cannot listen on {host}:{port}: the port must be 0-65535.") from None
     sock.listen(1024)
     return sock
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 from tests.cli.harness import FACEDUBD, ROOT
 
@@ -30,3 +32,26 @@ def test_help_keeps_its_defaults_and_env_names() -> None:
     create = facedubd("users", "create", "--help")
     assert "(default: setting default_credits_limit)" in create.stdout
     assert " ." not in create.stdout
+
+
+def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`facedubd serve ARGS` on a fresh data dir and a short socket path; it must not start."""
+    sock = Path(tempfile.mkdtemp(prefix="fdqa-", dir="/tmp")) / "d.sock"
+    done = facedubd("serve", "--data-dir", str(tmp_path / "data"), "--socket", str(sock), *args)
+    assert not sock.exists()  # nothing left listening or lying about
+    sock.parent.rmdir()
+    return done
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {code}: "), done.stderr
+    return lines[0]
+
+
+def test_serve_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    done = serve_refused(tmp_path, "--port", "99999")
+    line = assert_one_error_line(done, "invalid_request")
+    assert "99999" in line and "0-65535" in line
