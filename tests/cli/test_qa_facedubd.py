@@ -8,14 +8,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.cli.harness import FACEDUBD, ROOT
 
 
-def facedubd(*args: str) -> subprocess.CompletedProcess[str]:
+def facedubd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
     env.pop("FACEDUB_DEBUG", None)
     return subprocess.run(
-        [str(FACEDUBD), *args], env=env, capture_output=True, text=True, timeout=120
+        [str(FACEDUBD), *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -37,7 +39,9 @@ def test_help_keeps_its_defaults_and_env_names() -> None:
 def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`facedubd serve ARGS` on a fresh data dir and a short socket path; it must not start."""
     sock = Path(tempfile.mkdtemp(prefix="fdqa-", dir="/tmp")) / "d.sock"
-    done = facedubd("serve", "--data-dir", str(tmp_path / "data"), "--socket", str(sock), *args)
+    done = facedubd(
+        "serve", "--data-dir", str(tmp_path / "data"), "--socket", str(sock), *args, timeout=30
+    )
     assert not sock.exists()  # nothing left listening or lying about
     sock.parent.rmdir()
     return done
@@ -55,3 +59,28 @@ def test_serve_port_out_of_range_is_one_line(tmp_path: Path) -> None:
     done = serve_refused(tmp_path, "--port", "99999")
     line = assert_one_error_line(done, "invalid_request")
     assert "99999" in line and "0-65535" in line
+
+
+def test_serve_with_a_config_file_that_is_not_toml(tmp_path: Path) -> None:
+    config = tmp_path / "facedubd.toml"
+    config.write_text("workers = [[[\n")
+    done = serve_refused(tmp_path, "--port", "0", "--config", str(config))
+    line = assert_one_error_line(done, "invalid_request")
+    assert str(config) in line and "not valid TOML" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("FACEDUBD_WORKERS", "-1", "workers must be 0 or more"),
+        ("FACEDUBD_WORKERS", "abc", "workers must be a whole number, got 'abc'"),
+        ("FACEDUBD_RATE_WINDOW_S", "x", "rate_window_s must be a number, got 'x'"),
+        ("FACEDUBD_DEVICE", "tpu", "device must be auto, cpu or cuda"),
+    ],
+)
+def test_serve_refuses_a_bad_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(setting, value)
+    done = serve_refused(tmp_path, "--port", "0")
+    assert words in assert_one_error_line(done, "invalid_request")
