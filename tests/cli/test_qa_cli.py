@@ -176,3 +176,13 @@ def test_login_with_a_wrong_key_says_it_was_refused(daemon: Daemon) -> None:
     status = run_facedub("auth", "status", env=env)
     assert status.code == 3
     assert "no API key for profile local" in status.stderr
+
+
+def test_version_is_printed_without_a_server() -> None:
+    from facedub_cli import __version__
+
+    for args in (["--version"], ["--version", "jobs", "list"]):
+        result = run_facedub(*args, env={"FACEDUB_SOCKET": "/nonexistent/facedubd.sock"})
+        assert result.code == 0, result.stderr
+        assert result.stdout == f"facedub {__version__}\n"
+    assert "--version" in run_facedub("--help").stdout

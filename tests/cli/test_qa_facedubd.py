@@ -84,3 +84,12 @@ def test_serve_refuses_a_bad_setting(
     monkeypatch.setenv(setting, value)
     done = serve_refused(tmp_path, "--port", "0")
     assert words in assert_one_error_line(done, "invalid_request")
+
+
+def test_version() -> None:
+    from facedubd import __version__
+
+    done = facedubd("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"facedubd {__version__}\n"
+    assert "--version" in facedubd("--help").stdout
