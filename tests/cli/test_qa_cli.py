@@ -186,3 +186,12 @@ def test_version_is_printed_without_a_server() -> None:
         assert result.code == 0, result.stderr
         assert result.stdout == f"facedub {__version__}\n"
     assert "--version" in run_facedub("--help").stdout
+
+
+def test_keys_create_with_an_empty_name_is_refused(daemon: Daemon) -> None:
+    before = run_facedub("--json", "keys", "list", daemon=daemon)
+    result = run_facedub("keys", "create", "", daemon=daemon)
+    assert result.code == 8, result.stderr
+    assert "name" in one_error_line(result, "invalid_request")
+    after = run_facedub("--json", "keys", "list", daemon=daemon)
+    assert json.loads(after.stdout) == json.loads(before.stdout)  # no key was made
