@@ -83,6 +83,8 @@ def test_real_job_completes_over_sse_and_downloads(
     stages = [e["stage"] for e in events]
     assert stages == sorted(stages, key=STAGES.index)
     assert {"preparing", "generating_video", "done"} <= set(stages)
+    # stage `done` is the completed job's: never shown while it is still processing
+    assert [e["status"] for e in events if e["stage"] == "done"] == ["completed"]
     progress = [e["progress"] for e in events if e["stage"] == "generating_video"]
     assert progress == sorted(progress)
     with daemon.client(key) as client:
