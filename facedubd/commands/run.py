@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -63,6 +65,23 @@ def _fail(exc: BaseException) -> NoReturn:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
     raise typer.Exit(status)
+
+
+@contextmanager
+def _sigint_noted() -> Iterator[Callable[[], bool]]:
+    """Note Ctrl-C as it arrives: a KeyboardInterrupt raised while a native library loads
+    surfaces as another exception (onnxruntime's ImportError), yet it is a cancel."""
+    seen = {"sigint": False}
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        seen["sigint"] = True
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: seen["sigint"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
@@ -213,14 +232,14 @@ def run(
         _fail(PipelineError("The output folder cannot be created or written."))
     settings = PipelineSettings(duration=seconds, device=device.value)
     try:
-        with _events(json_output) as on_event:
+        with _sigint_noted() as interrupted, _events(json_output) as on_event:
             result = run_pipeline(photo, video, work, settings, on_event)
-        views_dir, preview = _publish(result, work, output)
-        body = _result_body(result, output, views_dir, preview)
+            views_dir, preview = _publish(result, work, output)
+            body = _result_body(result, output, views_dir, preview)
     except KeyboardInterrupt:
         _fail(Cancelled())
     except Exception as exc:
-        _fail(exc)
+        _fail(Cancelled() if interrupted() else exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if json_output:

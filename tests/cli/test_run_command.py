@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,29 @@ def test_output_that_is_an_input_is_refused(tmp_path: Path, which: str) -> None:
     assert f"the {which}" in line
     assert {path: path.read_bytes() for path in before} == before  # the input is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "video.mp4"]
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.15, 0.25, 0.4])
+def test_ctrl_c_at_any_moment_is_cancelled(tmp_path: Path, delay_s: float) -> None:
+    """SIGINT while the models' libraries load turned into `internal` (an ImportError)."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("preparing:")
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert stderr == "error: cancelled: The job was cancelled.\n"
+    assert process.returncode == 1
+    assert list(tmp_path.iterdir()) == []  # no output, no work folder left behind
