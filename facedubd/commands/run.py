@@ -26,6 +26,7 @@ from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest,
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
 INPUT_ERROR_EXIT = 2
+MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # names an MP4 file plays under
 FAILURE_EXIT = 1
 
 STAGE_LABELS = {
@@ -194,7 +195,10 @@ def run(
         typer.Option(
             "-o",
             "--output",
-            help="Where to write the MP4; the views and preview go to OUT.facedub/ beside it.",
+            help=(
+                "Where to write the MP4 (.mp4, .m4v or .mov); the views and preview go to "
+                "OUT.facedub/ beside it."
+            ),
         ),
     ],
     # text, checked by the shared input check: "abc" is `invalid_duration`, as through the API
@@ -225,6 +229,8 @@ def run(
     clash = _input_named_by(output, photo=photo, video=video)
     if clash:
         _fail(InvalidRequest(f"-o names the {clash} itself: write the video to another file."))
+    if output.suffix.lower() not in MP4_SUFFIXES:
+        _fail(InvalidRequest("-o must name an .mp4 file: the video is H.264 in MP4."))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700

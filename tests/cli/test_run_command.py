@@ -166,3 +166,16 @@ def test_ctrl_c_at_any_moment_is_cancelled(tmp_path: Path, delay_s: float) -> No
     assert stderr == "error: cancelled: The job was cancelled.\n"
     assert process.returncode == 1
     assert list(tmp_path.iterdir()) == []  # no output, no work folder left behind
+
+
+@pytest.mark.parametrize("name", ["out.webm", "out.gif", "out"])
+def test_output_that_is_not_an_mp4_name_is_refused(tmp_path: Path, name: str) -> None:
+    """The video is always H.264 in MP4: writing it under another format's name misleads."""
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / name), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert ".mp4" in line
+    assert list(tmp_path.iterdir()) == []
