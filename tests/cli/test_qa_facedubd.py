@@ -93,3 +93,13 @@ def test_version() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"facedubd {__version__}\n"
     assert "--version" in facedubd("--help").stdout
+
+
+def test_serve_socket_path_too_long_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / ("d" * 120)  # AF_UNIX allows ~107 bytes: a deep data dir passes it
+    folder.mkdir()
+    sock = folder / "facedubd.sock"
+    done = facedubd("serve", "--port", "0", "--socket", str(sock), timeout=30)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "too long" in line and "--socket" in line
+    assert not sock.exists()
