@@ -195,3 +195,17 @@ def test_keys_create_with_an_empty_name_is_refused(daemon: Daemon) -> None:
     assert "name" in one_error_line(result, "invalid_request")
     after = run_facedub("--json", "keys", "list", daemon=daemon)
     assert json.loads(after.stdout) == json.loads(before.stdout)  # no key was made
+
+
+def test_a_key_pasted_with_spaces_works_and_a_broken_one_is_never_echoed(
+    daemon: Daemon,
+) -> None:
+    pasted = {"FACEDUB_API_URL": daemon.url, "FACEDUB_API_KEY": f" {daemon.api_key}\n"}
+    result = run_facedub("--json", "usage", env=pasted)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["plan"] == "agency"
+    broken = f"{daemon.api_key[:20]}\x01{daemon.api_key[20:]}"
+    result = run_facedub("usage", env={**pasted, "FACEDUB_API_KEY": broken})
+    assert result.code == 3, result.stderr
+    one_error_line(result, "unauthorized")
+    assert daemon.api_key[4:20] not in result.stderr  # a secret never goes to a log
