@@ -17,6 +17,7 @@ from facedubd.errors import (
     ModelsLoading,
     RateLimited,
     StorageFull,
+    Unauthorized,
 )
 
 log = logging.getLogger("facedubd.api")
@@ -41,6 +42,8 @@ def from_error(error: FacedubError) -> Response:
         headers = {"Retry-After": str(error.retry_after), **error.headers}
     elif isinstance(error, ModelsLoading):
         headers = {"Retry-After": "10"}
+    elif isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="facedub"'}  # RFC 9110: say the scheme
     return problem(error.http_status, error.code, error.message, headers)
 
 
