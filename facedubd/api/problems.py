@@ -62,6 +62,8 @@ def crash_response() -> Response:
 def _validation_detail(exc: RequestValidationError) -> tuple[str, str]:
     errors: list[Any] = list(exc.errors())
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":  # its loc is a byte offset, no field name
+        return "invalid_request", "Invalid request: the body is not valid JSON."
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     if "duration" in where:
         return InvalidDuration.code, InvalidDuration().message

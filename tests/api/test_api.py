@@ -210,6 +210,13 @@ def test_malformed_submissions(api_daemon: Daemon, alice: str, media: dict[str, 
             headers={"content-type": "multipart/form-data; boundary=xyz"},
         )
         assert broken.status_code == 400
+        # a JSON body that is not JSON says so, not "0: JSON decode error"
+        for path in ("/api-keys", "/auth/token"):
+            reply = client.post(
+                path, content=b"{name", headers={"content-type": "application/json"}
+            )
+            body = assert_problem(reply, 400, "invalid_request")
+            assert body["detail"] == "Invalid request: the body is not valid JSON."
 
 
 def _cancel_all(client: httpx.Client) -> None:
