@@ -103,3 +103,11 @@ def test_serve_socket_path_too_long_is_one_line(tmp_path: Path) -> None:
     line = assert_one_error_line(done, "invalid_request")
     assert "too long" in line and "--socket" in line
     assert not sock.exists()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://cdn.example.com", "https://"])
+def test_serve_refuses_a_public_url_that_is_not_http(tmp_path: Path, url: str) -> None:
+    """Every signed link would start with it: a bad one made every output_url useless."""
+    done = serve_refused(tmp_path, "--port", "0", "--public-url", url)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "--public-url" in line and url in line
