@@ -209,3 +209,21 @@ def test_a_key_pasted_with_spaces_works_and_a_broken_one_is_never_echoed(
     assert result.code == 3, result.stderr
     one_error_line(result, "unauthorized")
     assert daemon.api_key[4:20] not in result.stderr  # a secret never goes to a log
+
+
+def test_a_socket_path_with_tilde_or_relative_reaches_the_daemon(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True)
+    (home / "run" / "d.sock").symlink_to(daemon.socket)
+    env = {"HOME": str(home), "FACEDUB_SOCKET": ""}
+    # written by hand in the config file, or quoted in the environment: ~ is the home
+    tilde = run_facedub("--json", "usage", env={**env, "FACEDUB_SOCKET": "~/run/d.sock"})
+    assert tilde.code == 0, tilde.stderr
+    # set from one folder, used from another: the path is the one meant when it was set
+    done = run_facedub("--profile", "mine", "config", "set", "socket", "d.sock", cwd=home / "run")
+    assert done.code == 0, done.stderr
+    used = run_facedub("--profile", "mine", "--json", "usage", env=env, cwd=tmp_path)
+    assert used.code == 0, used.stderr
+    assert json.loads(used.stdout)["plan"] == "agency"
