@@ -231,6 +231,13 @@ def run(
         _fail(InvalidRequest(f"-o names the {clash} itself: write the video to another file."))
     if output.suffix.lower() not in MP4_SUFFIXES:
         _fail(InvalidRequest("-o must name an .mp4 file: the video is H.264 in MP4."))
+    side = side_folder(output)
+    if side.exists() and not side.is_dir():
+        _fail(
+            InvalidRequest(
+                f"{side.name} beside -o is a file, where the views go: choose another -o."
+            )
+        )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700

@@ -179,3 +179,20 @@ def test_output_that_is_not_an_mp4_name_is_refused(tmp_path: Path, name: str) ->
     line = assert_one_error_line(done, "invalid_request", 2)
     assert ".mp4" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    """The views go to OUT.facedub/: a file of that name failed the run only at its end,
+    as `internal`, with the video lost."""
+    taken = tmp_path / "out.facedub"
+    taken.write_text("mine")
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert "out.facedub" in line
+    assert done.stdout == ""  # refused before the pipeline started
+    assert taken.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.facedub"]
