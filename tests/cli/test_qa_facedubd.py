@@ -3,6 +3,7 @@ to Rich markup."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -111,3 +112,21 @@ def test_serve_refuses_a_public_url_that_is_not_http(tmp_path: Path, url: str) -
     done = serve_refused(tmp_path, "--port", "0", "--public-url", url)
     line = assert_one_error_line(done, "invalid_request")
     assert "--public-url" in line and url in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "create", "neg@example.com", "--credits-limit", "-5"),
+        ("users", "create", "big@example.com", "--credits-limit", "99999999999999999999"),
+        ("users", "grant", "owner@example.com", "99999999999999999999"),
+    ],
+)
+def test_users_credits_out_of_range_are_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    data = ("--data-dir", str(tmp_path / "data"))
+    facedubd("users", "create", "owner@example.com", *data)
+    done = facedubd(*args, *data)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "0 to 1000000000" in line or "1 to 1000000000" in line
+    listed = facedubd("users", "list", "--json", *data)
+    assert [u["email"] for u in json.loads(listed.stdout)] == ["owner@example.com"]
