@@ -15,8 +15,9 @@ app = typer.Typer(
     help="The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help, as facedub's: Rich's tables print flags as `<bool>`
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 

@@ -130,3 +130,14 @@ def test_users_credits_out_of_range_are_one_line(tmp_path: Path, args: tuple[str
     assert "0 to 1000000000" in line or "1 to 1000000000" in line
     listed = facedubd("users", "list", "--json", *data)
     assert [u["email"] for u in json.loads(listed.stdout)] == ["owner@example.com"]
+
+
+@pytest.mark.parametrize(
+    "command", [(), ("run",), ("serve",), ("users", "create"), ("models", "fetch"), ("doctor",)]
+)
+def test_help_shows_flags_as_flags(command: tuple[str, ...]) -> None:
+    """Rich's help tables printed `--json <bool>`, as if the flag took a value."""
+    shown = facedubd(*command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "<bool>" not in shown.stdout
+    assert "-h, --help" in shown.stdout
