@@ -88,6 +88,19 @@ def with_wait(error: FaceDubError, header: str | None, wait: float) -> FaceDubEr
     )
 
 
+def bearer(api_key: str) -> str:
+    """The Authorization value for a key as people paste it (spaces and a line break
+    around it dropped); a key no header can carry is refused without echoing it."""
+    key = api_key.strip()
+    if not (key.isascii() and key.isprintable()):
+        raise FaceDubError(
+            "unauthorized",
+            "The API key holds a character no key has (a control character or a non-ASCII "
+            "letter): copy it again.",
+        )
+    return f"Bearer {key}"
+
+
 class FaceDubClient:
     """A client for one FaceDub API: `api_url` over TCP, or `socket` (a facedubd Unix socket).
 
@@ -120,7 +133,7 @@ class FaceDubClient:
             transport = httpx.HTTPTransport(uds=str(self.socket))
         headers = {"User-Agent": "facedub-cli/0.1"}
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+            headers["Authorization"] = bearer(api_key)
         self._http = httpx.Client(
             base_url=self.api_url,
             headers=headers,

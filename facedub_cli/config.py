@@ -143,5 +143,5 @@ def resolve_target(
                 raise FaceDubError(
                     "usage_error", f"{named} must be an http:// or https:// URL, not {url!r}"
                 )
-            return Target(profile, url, Path(sock) if sock else None, source)
+            return Target(profile, url, Path(sock).expanduser() if sock else None, source)
     return Target(profile, HOSTED_URL, None, "default")

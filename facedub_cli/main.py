@@ -121,6 +121,14 @@ app = typer.Typer(
 )
 
 
+def show_version(value: bool) -> None:
+    if value:
+        from facedub_cli import __version__
+
+        typer.echo(f"facedub {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -146,6 +154,12 @@ def root(
     ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=show_version, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Global options may come before or after the subcommand."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from facedubd.commands import doctor, models, run, samples
@@ -13,9 +15,31 @@ app = typer.Typer(
     help="The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help, as facedub's: Rich's tables print flags as `<bool>`
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from facedubd import __version__
+
+        typer.echo(f"facedubd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=show_version, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users."""
+
 
 app.add_typer(models.app, name="models")
 app.add_typer(samples.app, name="samples")

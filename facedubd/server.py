@@ -108,6 +108,9 @@ def _socket_in_use(path: Path) -> bool:
     return True
 
 
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes on Linux, the last one a NUL
+
+
 def bind_unix(path: Path, private_parent: bool) -> socket.socket:
     """Bind `path` as a 0600 socket; remove a stale one; refuse a live one."""
     if private_parent:
@@ -120,10 +123,18 @@ def bind_unix(path: Path, private_parent: bool) -> socket.socket:
         if _socket_in_use(path):
             raise DaemonAlreadyRunning(f"Another facedubd is already listening on {path}.")
         path.unlink()
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise InvalidRequest(
+            f"The socket path {path} is too long for a Unix socket "
+            f"(at most {MAX_SOCKET_PATH} bytes): choose a shorter one with --socket."
+        )
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
         sock.bind(str(path))
+    except OSError as error:
+        sock.close()
+        raise InvalidRequest(f"Cannot listen on {path}: {error.strerror or error}.") from None
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
@@ -143,6 +154,9 @@ def bind_tcp(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         raise InvalidRequest(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+    except OverflowError:  # a port past 65535 is not an OSError
+        sock.close()
+        raise InvalidRequest(f"Cannot listen on {host}:{port}: the port must be 0-65535.") from None
     sock.listen(1024)
     return sock
 

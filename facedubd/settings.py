@@ -37,6 +37,10 @@ class DaemonSettings:
 
 
 _KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "text"}
+DEVICES = ("auto", "cpu", "cuda")
+# settings divided by: 0 would fail on the first request, so refuse it at start-up
+_MORE_THAN_ZERO = frozenset({"rate_window_s", "seconds_per_credit"})
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -47,7 +51,28 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
             return int(raw)
         return float(raw)
     except (TypeError, ValueError):
-        raise InvalidRequest(f"setting {name} must be a {kind.__name__}, got {raw!r}") from None
+        words = _KIND_WORDS[kind]
+        raise InvalidRequest(f"setting {name} must be {words}, got {raw!r}") from None
+
+
+def _check_range(name: str, value: Any) -> None:
+    """Refuse a value no deployment means: a negative count or time, an unknown device."""
+    if name == "device" and value not in DEVICES:
+        raise InvalidRequest(f"setting device must be auto, cpu or cuda, got {value!r}")
+    if isinstance(value, str):
+        return
+    if name in _MORE_THAN_ZERO and value <= 0:
+        raise InvalidRequest(f"setting {name} must be more than 0, got {value!r}")
+    if value < 0:
+        raise InvalidRequest(f"setting {name} must be 0 or more, got {value!r}")
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"config file {path} is not valid TOML: {exc}") from None
 
 
 def load_settings(
@@ -61,8 +86,7 @@ def load_settings(
     path = config_file or (data_dir / CONFIG_NAME)
     from_file: dict[str, Any] = {}
     if path.is_file():
-        with path.open("rb") as fh:
-            from_file = tomllib.load(fh)
+        from_file = _read_config(path)
     elif config_file is not None:
         raise InvalidRequest(f"config file {config_file} does not exist")
     values: dict[str, Any] = {}
@@ -75,6 +99,7 @@ def load_settings(
         ):
             if source is not None:
                 values[field.name] = _coerce(field.name, source, kind)
+                _check_range(field.name, values[field.name])
                 break
     unknown = set(from_file) - {f.name for f in dataclasses.fields(DaemonSettings)}
     if unknown:

@@ -264,6 +264,8 @@ class Worker:
     async def _progress(
         self, job: Job, stage: str, progress: float, last: tuple[str, float, float]
     ) -> tuple[str, float, float]:
+        if stage == "done":  # the completion record sets it, with status `completed`
+            return last
         now = time.monotonic()
         moved = stage != last[0] or progress - last[1] >= PROGRESS_STEP or now - last[2] > 1.0
         if not moved:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -90,6 +91,8 @@ def set_value(
         raise FaceDubError(
             "usage_error", f"api_url must be an http:// or https:// URL, not {value!r}"
         )
+    if key == "socket":  # the file the user means now, wherever facedub runs later
+        value = str(Path(value).expanduser().absolute())
     state = get_state(ctx)
     loaded = settings.load_config()
     profile = settings.resolve_profile(state.profile, loaded)

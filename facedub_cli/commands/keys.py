@@ -29,7 +29,7 @@ def create(
     """Create an API key. The key is shown once: store it then."""
     state = get_state(ctx)
     with state.client() as client:
-        key = client.create_key(name or default_key_name())
+        key = client.create_key(default_key_name() if name is None else name)
         if state.json:
             print_raw(client.last_body)
             return

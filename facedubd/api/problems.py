@@ -17,6 +17,7 @@ from facedubd.errors import (
     ModelsLoading,
     RateLimited,
     StorageFull,
+    Unauthorized,
 )
 
 log = logging.getLogger("facedubd.api")
@@ -41,6 +42,8 @@ def from_error(error: FacedubError) -> Response:
         headers = {"Retry-After": str(error.retry_after), **error.headers}
     elif isinstance(error, ModelsLoading):
         headers = {"Retry-After": "10"}
+    elif isinstance(error, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="facedub"'}  # RFC 9110: say the scheme
     return problem(error.http_status, error.code, error.message, headers)
 
 
@@ -59,6 +62,8 @@ def crash_response() -> Response:
 def _validation_detail(exc: RequestValidationError) -> tuple[str, str]:
     errors: list[Any] = list(exc.errors())
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":  # its loc is a byte offset, no field name
+        return "invalid_request", "Invalid request: the body is not valid JSON."
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     if "duration" in where:
         return InvalidDuration.code, InvalidDuration().message

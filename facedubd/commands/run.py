@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -24,6 +26,7 @@ from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest,
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
 INPUT_ERROR_EXIT = 2
+MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # names an MP4 file plays under
 FAILURE_EXIT = 1
 
 STAGE_LABELS = {
@@ -63,6 +66,23 @@ def _fail(exc: BaseException) -> NoReturn:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
     raise typer.Exit(status)
+
+
+@contextmanager
+def _sigint_noted() -> Iterator[Callable[[], bool]]:
+    """Note Ctrl-C as it arrives: a KeyboardInterrupt raised while a native library loads
+    surfaces as another exception (onnxruntime's ImportError), yet it is a cancel."""
+    seen = {"sigint": False}
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        seen["sigint"] = True
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: seen["sigint"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
@@ -114,11 +134,14 @@ def _events(json_output: bool) -> Any:
     return _rich_events() if sys.stdout.isatty() else _plain_events()
 
 
-def _result_body(result: RunResult, output: Path, views_dir: Path) -> dict[str, Any]:
+def _result_body(result: RunResult, output: Path, views_dir: Path, preview: Path) -> dict[str, Any]:
+    """The RunResult with the paths the files were published to (the work folder is gone)."""
     from facedubd.pipeline.orchestrate import result_json
 
     body = result_json(result)
     body["output"] = str(output)
+    body["preview"] = str(preview)
+    body["views"] = {name: str(views_dir / path.name) for name, path in result.views.items()}
     body["views_dir"] = str(views_dir)
     return body
 
@@ -141,6 +164,17 @@ def _print_summary(body: dict[str, Any]) -> None:
     typer.echo("\n".join(lines))
 
 
+def _input_named_by(output: Path, **inputs: Path) -> str | None:
+    """Which input (if any) OUTPUT would overwrite: the same path, or a link to it."""
+    for name, path in inputs.items():
+        path = path.expanduser()
+        if path.resolve() == output or (
+            path.exists() and output.exists() and path.samefile(output)
+        ):
+            return name
+    return None
+
+
 def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
     """Move the video to OUT and the views and preview to OUT.facedub/ (0700)."""
     from facedubd.paths import ensure_private_dir
@@ -161,12 +195,19 @@ def run(
         typer.Option(
             "-o",
             "--output",
-            help="Where to write the MP4; the views and preview go to OUT.facedub/ beside it.",
+            help=(
+                "Where to write the MP4 (.mp4, .m4v or .mov); the views and preview go to "
+                "OUT.facedub/ beside it."
+            ),
         ),
     ],
+    # text, checked by the shared input check: "abc" is `invalid_duration`, as through the API
     duration: Annotated[
-        int, typer.Option("--duration", help="Seconds of the reference to perform (1-30).")
-    ] = 5,
+        str,
+        typer.Option(
+            "--duration", metavar="<int>", help="Seconds of the reference to perform (1-30)."
+        ),
+    ] = "5",
     device: Annotated[
         Device, typer.Option("--device", help="Where the models run (cuda: error if missing).")
     ] = Device.auto,
@@ -185,6 +226,18 @@ def run(
         _fail(exc)
     if output.is_dir():
         _fail(InvalidRequest("-o must name the video file to write, not a folder."))
+    clash = _input_named_by(output, photo=photo, video=video)
+    if clash:
+        _fail(InvalidRequest(f"-o names the {clash} itself: write the video to another file."))
+    if output.suffix.lower() not in MP4_SUFFIXES:
+        _fail(InvalidRequest("-o must name an .mp4 file: the video is H.264 in MP4."))
+    side = side_folder(output)
+    if side.exists() and not side.is_dir():
+        _fail(
+            InvalidRequest(
+                f"{side.name} beside -o is a file, where the views go: choose another -o."
+            )
+        )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
@@ -192,15 +245,14 @@ def run(
         _fail(PipelineError("The output folder cannot be created or written."))
     settings = PipelineSettings(duration=seconds, device=device.value)
     try:
-        with _events(json_output) as on_event:
+        with _sigint_noted() as interrupted, _events(json_output) as on_event:
             result = run_pipeline(photo, video, work, settings, on_event)
-        views_dir, preview = _publish(result, work, output)
-        body = _result_body(result, output, views_dir)
-        body["preview"] = str(preview)
+            views_dir, preview = _publish(result, work, output)
+            body = _result_body(result, output, views_dir, preview)
     except KeyboardInterrupt:
         _fail(Cancelled())
     except Exception as exc:
-        _fail(exc)
+        _fail(Cancelled() if interrupted() else exc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if json_output:

@@ -45,6 +45,11 @@ def serve(
 
     if device is not None and device not in ("auto", "cpu", "cuda"):
         _fail("invalid_request", "--device must be auto, cpu or cuda.")
+    if public_url is not None and not _is_http_url(public_url):
+        _fail(
+            "invalid_request",
+            f"--public-url must be an http:// or https:// URL, not {public_url!r}.",
+        )
     flags: dict[str, Any] = {"workers": workers, "device": device}
     folder = data_dir(data)
     try:
@@ -60,6 +65,14 @@ def serve(
         raise typer.Exit(run_server(options))
     except FacedubError as error:
         _fail(error.code, error.message)
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether `url` can start a link: http or https, with a host."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _fail(code: str, message: str) -> None:

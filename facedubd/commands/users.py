@@ -96,6 +96,9 @@ async def _new_key(
     return key
 
 
+MAX_CREDITS = 1_000_000_000  # far past any plan, well inside SQLite's 64-bit INTEGER
+
+
 @users_app.command("create")
 def create(
     email: str,
@@ -115,6 +118,8 @@ def create(
         if await store.user_by_email(email) is not None:
             raise InvalidRequest(f"A user with the email {email} already exists.")
         limit = settings.default_credits_limit if credits_limit is None else credits_limit
+        if not 0 <= limit <= MAX_CREDITS:
+            raise InvalidRequest(f"--credits-limit must be a whole number from 0 to {MAX_CREDITS}.")
         user = await store.create_user(email, plan, limit)
         return user, await _new_key(store, folder, settings, user, "default")
 
@@ -204,8 +209,9 @@ def set_overage(
 @users_app.command("grant")
 def grant(email: str, credits: int, data: DataDir = None) -> None:
     """Add bonus credits to an account."""
-    if credits <= 0:
-        print("error: invalid_request: CREDITS must be a positive number.", file=sys.stderr)
+    if not 0 < credits <= MAX_CREDITS:
+        message = f"CREDITS must be a whole number from 1 to {MAX_CREDITS}."
+        print(f"error: invalid_request: {message}", file=sys.stderr)
         raise typer.Exit(1)
     _update(data, email, "bonus_credits", credits)
     print(f"granted {credits} bonus credits to {email}")

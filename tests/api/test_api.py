@@ -90,9 +90,10 @@ def test_unauthorized_variants(api_daemon: Daemon, alice: str) -> None:
     with api_daemon.client() as client:
         assert_problem(client.get("/usage"), 401, "unauthorized")
         for header in ("Bearer", "Basic abc", "Bearer fdb_short", "Bearer " + "fdb_" + "x" * 40):
-            assert_problem(
-                client.get("/jobs", headers={"Authorization": header}), 401, "unauthorized"
-            )
+            reply = client.get("/jobs", headers={"Authorization": header})
+            assert_problem(reply, 401, "unauthorized")
+            # RFC 9110: a 401 names the scheme it wants
+            assert reply.headers["www-authenticate"] == 'Bearer realm="facedub"'
     with api_daemon.client(alice) as client:
         made = client.post("/api-keys", json={"name": "to revoke"}).json()
         assert client.delete(f"/api-keys/{made['id']}").status_code == 200
@@ -209,6 +210,13 @@ def test_malformed_submissions(api_daemon: Daemon, alice: str, media: dict[str, 
             headers={"content-type": "multipart/form-data; boundary=xyz"},
         )
         assert broken.status_code == 400
+        # a JSON body that is not JSON says so, not "0: JSON decode error"
+        for path in ("/api-keys", "/auth/token"):
+            reply = client.post(
+                path, content=b"{name", headers={"content-type": "application/json"}
+            )
+            body = assert_problem(reply, 400, "invalid_request")
+            assert body["detail"] == "Invalid request: the body is not valid JSON."
 
 
 def _cancel_all(client: httpx.Client) -> None:

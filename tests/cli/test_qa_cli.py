@@ -176,3 +176,54 @@ def test_login_with_a_wrong_key_says_it_was_refused(daemon: Daemon) -> None:
     status = run_facedub("auth", "status", env=env)
     assert status.code == 3
     assert "no API key for profile local" in status.stderr
+
+
+def test_version_is_printed_without_a_server() -> None:
+    from facedub_cli import __version__
+
+    for args in (["--version"], ["--version", "jobs", "list"]):
+        result = run_facedub(*args, env={"FACEDUB_SOCKET": "/nonexistent/facedubd.sock"})
+        assert result.code == 0, result.stderr
+        assert result.stdout == f"facedub {__version__}\n"
+    assert "--version" in run_facedub("--help").stdout
+
+
+def test_keys_create_with_an_empty_name_is_refused(daemon: Daemon) -> None:
+    before = run_facedub("--json", "keys", "list", daemon=daemon)
+    result = run_facedub("keys", "create", "", daemon=daemon)
+    assert result.code == 8, result.stderr
+    assert "name" in one_error_line(result, "invalid_request")
+    after = run_facedub("--json", "keys", "list", daemon=daemon)
+    assert json.loads(after.stdout) == json.loads(before.stdout)  # no key was made
+
+
+def test_a_key_pasted_with_spaces_works_and_a_broken_one_is_never_echoed(
+    daemon: Daemon,
+) -> None:
+    pasted = {"FACEDUB_API_URL": daemon.url, "FACEDUB_API_KEY": f" {daemon.api_key}\n"}
+    result = run_facedub("--json", "usage", env=pasted)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["plan"] == "agency"
+    broken = f"{daemon.api_key[:20]}\x01{daemon.api_key[20:]}"
+    result = run_facedub("usage", env={**pasted, "FACEDUB_API_KEY": broken})
+    assert result.code == 3, result.stderr
+    one_error_line(result, "unauthorized")
+    assert daemon.api_key[4:20] not in result.stderr  # a secret never goes to a log
+
+
+def test_a_socket_path_with_tilde_or_relative_reaches_the_daemon(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "run").mkdir(parents=True)
+    (home / "run" / "d.sock").symlink_to(daemon.socket)
+    env = {"HOME": str(home), "FACEDUB_SOCKET": ""}
+    # written by hand in the config file, or quoted in the environment: ~ is the home
+    tilde = run_facedub("--json", "usage", env={**env, "FACEDUB_SOCKET": "~/run/d.sock"})
+    assert tilde.code == 0, tilde.stderr
+    # set from one folder, used from another: the path is the one meant when it was set
+    done = run_facedub("--profile", "mine", "config", "set", "socket", "d.sock", cwd=home / "run")
+    assert done.code == 0, done.stderr
+    used = run_facedub("--profile", "mine", "--json", "usage", env=env, cwd=tmp_path)
+    assert used.code == 0, used.stderr
+    assert json.loads(used.stdout)["plan"] == "agency"

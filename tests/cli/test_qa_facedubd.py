@@ -3,17 +3,22 @@ to Rich markup."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from tests.cli.harness import FACEDUBD, ROOT
 
 
-def facedubd(*args: str) -> subprocess.CompletedProcess[str]:
+def facedubd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
     env.pop("FACEDUB_DEBUG", None)
     return subprocess.run(
-        [str(FACEDUBD), *args], env=env, capture_output=True, text=True, timeout=120
+        [str(FACEDUBD), *args], env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -30,3 +35,109 @@ def test_help_keeps_its_defaults_and_env_names() -> None:
     create = facedubd("users", "create", "--help")
     assert "(default: setting default_credits_limit)" in create.stdout
     assert " ." not in create.stdout
+
+
+def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`facedubd serve ARGS` on a fresh data dir and a short socket path; it must not start."""
+    sock = Path(tempfile.mkdtemp(prefix="fdqa-", dir="/tmp")) / "d.sock"
+    done = facedubd(
+        "serve", "--data-dir", str(tmp_path / "data"), "--socket", str(sock), *args, timeout=30
+    )
+    assert not sock.exists()  # nothing left listening or lying about
+    sock.parent.rmdir()
+    return done
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {code}: "), done.stderr
+    return lines[0]
+
+
+def test_serve_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    done = serve_refused(tmp_path, "--port", "99999")
+    line = assert_one_error_line(done, "invalid_request")
+    assert "99999" in line and "0-65535" in line
+
+
+def test_serve_with_a_config_file_that_is_not_toml(tmp_path: Path) -> None:
+    config = tmp_path / "facedubd.toml"
+    config.write_text("workers = [[[\n")
+    done = serve_refused(tmp_path, "--port", "0", "--config", str(config))
+    line = assert_one_error_line(done, "invalid_request")
+    assert str(config) in line and "not valid TOML" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("FACEDUBD_WORKERS", "-1", "workers must be 0 or more"),
+        ("FACEDUBD_WORKERS", "abc", "workers must be a whole number, got 'abc'"),
+        ("FACEDUBD_RATE_WINDOW_S", "x", "rate_window_s must be a number, got 'x'"),
+        ("FACEDUBD_DEVICE", "tpu", "device must be auto, cpu or cuda"),
+    ],
+)
+def test_serve_refuses_a_bad_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(setting, value)
+    done = serve_refused(tmp_path, "--port", "0")
+    assert words in assert_one_error_line(done, "invalid_request")
+
+
+def test_version() -> None:
+    from facedubd import __version__
+
+    done = facedubd("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"facedubd {__version__}\n"
+    assert "--version" in facedubd("--help").stdout
+
+
+def test_serve_socket_path_too_long_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / ("d" * 120)  # AF_UNIX allows ~107 bytes: a deep data dir passes it
+    folder.mkdir()
+    sock = folder / "facedubd.sock"
+    done = facedubd("serve", "--port", "0", "--socket", str(sock), timeout=30)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "too long" in line and "--socket" in line
+    assert not sock.exists()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://cdn.example.com", "https://"])
+def test_serve_refuses_a_public_url_that_is_not_http(tmp_path: Path, url: str) -> None:
+    """Every signed link would start with it: a bad one made every output_url useless."""
+    done = serve_refused(tmp_path, "--port", "0", "--public-url", url)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "--public-url" in line and url in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "create", "neg@example.com", "--credits-limit", "-5"),
+        ("users", "create", "big@example.com", "--credits-limit", "99999999999999999999"),
+        ("users", "grant", "owner@example.com", "99999999999999999999"),
+    ],
+)
+def test_users_credits_out_of_range_are_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    data = ("--data-dir", str(tmp_path / "data"))
+    facedubd("users", "create", "owner@example.com", *data)
+    done = facedubd(*args, *data)
+    line = assert_one_error_line(done, "invalid_request")
+    assert "0 to 1000000000" in line or "1 to 1000000000" in line
+    listed = facedubd("users", "list", "--json", *data)
+    assert [u["email"] for u in json.loads(listed.stdout)] == ["owner@example.com"]
+
+
+@pytest.mark.parametrize(
+    "command", [(), ("run",), ("serve",), ("users", "create"), ("models", "fetch"), ("doctor",)]
+)
+def test_help_shows_flags_as_flags(command: tuple[str, ...]) -> None:
+    """Rich's help tables printed `--json <bool>`, as if the flag took a value."""
+    shown = facedubd(*command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "<bool>" not in shown.stdout
+    assert "-h, --help" in shown.stdout

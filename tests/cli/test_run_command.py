@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,19 @@ def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str, exi
     assert lines[0].startswith(f"error: {code}: ")
     assert "Traceback" not in done.stderr
     return lines[0]
+
+
+@pytest.mark.parametrize("value", ["abc", "2.5", ""])
+def test_duration_that_is_not_a_whole_number(tmp_path: Path, value: str) -> None:
+    done = facedubd_run(
+        str(sample_path("astronaut.png")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", value),
+    )
+    line = assert_one_error_line(done, "invalid_duration", 2)
+    assert "1 to 30" in line
+    assert done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_duration_out_of_range(tmp_path: Path) -> None:
@@ -110,3 +125,74 @@ def test_output_that_is_a_folder(tmp_path: Path) -> None:
     )
     line = assert_one_error_line(done, "invalid_request", 2)
     assert "not a folder" in line
+
+
+@pytest.mark.parametrize("which", ["photo", "video"])
+def test_output_that_is_an_input_is_refused(tmp_path: Path, which: str) -> None:
+    photo = tmp_path / "photo.jpg"
+    video = tmp_path / "video.mp4"
+    photo.write_bytes(sample_path("grace_hopper.jpg").read_bytes())
+    video.write_bytes(sample_path("single_face.mp4").read_bytes())
+    before = {photo: photo.read_bytes(), video: video.read_bytes()}
+    target = photo if which == "photo" else video
+    done = facedubd_run(str(photo), str(video), *("-o", str(target), "--duration", "2"))
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert f"the {which}" in line
+    assert {path: path.read_bytes() for path in before} == before  # the input is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "video.mp4"]
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.15, 0.25, 0.4])
+def test_ctrl_c_at_any_moment_is_cancelled(tmp_path: Path, delay_s: float) -> None:
+    """SIGINT while the models' libraries load turned into `internal` (an ImportError)."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("preparing:")
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert stderr == "error: cancelled: The job was cancelled.\n"
+    assert process.returncode == 1
+    assert list(tmp_path.iterdir()) == []  # no output, no work folder left behind
+
+
+@pytest.mark.parametrize("name", ["out.webm", "out.gif", "out"])
+def test_output_that_is_not_an_mp4_name_is_refused(tmp_path: Path, name: str) -> None:
+    """The video is always H.264 in MP4: writing it under another format's name misleads."""
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / name), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert ".mp4" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    """The views go to OUT.facedub/: a file of that name failed the run only at its end,
+    as `internal`, with the video lost."""
+    taken = tmp_path / "out.facedub"
+    taken.write_text("mine")
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert "out.facedub" in line
+    assert done.stdout == ""  # refused before the pipeline started
+    assert taken.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.facedub"]

@@ -83,6 +83,8 @@ def test_real_job_completes_over_sse_and_downloads(
     stages = [e["stage"] for e in events]
     assert stages == sorted(stages, key=STAGES.index)
     assert {"preparing", "generating_video", "done"} <= set(stages)
+    # stage `done` is the completed job's: never shown while it is still processing
+    assert [e["status"] for e in events if e["stage"] == "done"] == ["completed"]
     progress = [e["progress"] for e in events if e["stage"] == "generating_video"]
     assert progress == sorted(progress)
     with daemon.client(key) as client:
@@ -104,6 +106,14 @@ def test_real_job_completes_over_sse_and_downloads(
         assert "video" in kinds and 1.5 <= float(info["format"]["duration"]) <= 2.6
         part = anonymous.get(job["output_url"], headers={"Range": "bytes=0-99"})
         assert part.status_code == 206 and part.content == video.content[:100]
+        # players and download tools ask HEAD first: the size and type, no body
+        head = anonymous.head(job["output_url"])
+        assert (head.status_code, head.headers["content-type"]) == (200, "video/mp4")
+        assert int(head.headers["content-length"]) == len(video.content) and head.content == b""
+        assert (
+            anonymous.head(job["output_url"].replace("signature=", "signature=A")).status_code
+            == 403
+        )
         preview = anonymous.get(job["artifacts"]["preview"])
         assert preview.status_code == 200 and preview.content[:3] == b"\xff\xd8\xff"
         tampered = job["output_url"].replace("signature=", "signature=A")

@@ -163,6 +163,9 @@ def test_facedubd_run_command(tmp_path: Path, models: FaceModels) -> None:
     views = Path(body["views_dir"])
     assert views == tmp_path / "dubbed.facedub" / "views"
     assert sorted(p.name for p in views.iterdir()) == sorted(f"{n}.png" for n in VIEW_NAMES)
+    # each view's path is where it now lies, not in the removed work folder
+    assert body["views"] == {n: str(views / f"{n}.png") for n in VIEW_NAMES}
+    assert body["preview"] == str(tmp_path / "dubbed.facedub" / "preview.jpg")
     assert_output_like_reference(output, sample_path("single_face.mp4"), 2)
     assert_private(output, 0o600)
     assert face_share(output, models) >= 0.95

@@ -30,6 +30,9 @@ _MEDIA = {"mp4": "video/mp4", "jpg": "image/jpeg", "png": "image/png"}
         410: {"model": Problem},
     },
 )
+# HEAD (size and type, no body) is what players and download tools ask first; kept out
+# of the schema, where it would only repeat GET
+@router.head("/files/{job_id}/{name}", include_in_schema=False)
 async def download(
     request: Request, job_id: str, name: str, expires: str = "", signature: str = ""
 ) -> FileResponse:
