@@ -398,19 +398,22 @@ def set_opening(
     in pose-free coordinates. The mean change spreads to the skin around it (falloff
     `reach` units), shared between the upper side (`upper_share`) and the lower one."""
     out = points.copy()
-    pairs = hole.pair_array
-    change = float((wanted - _gaps(out, hole)).mean())
+    upper, lower = hole.pair_array.T
+    ys = out[:, 1]  # a view: moving ys moves the points
+    change = float((wanted - (ys[lower] - ys[upper])).mean())
     loop = out[hole.loop_array]
     centre = loop.mean(axis=0)
     width = float(np.ptp(loop[:, 0])) + 1e-6
-    dist = np.linalg.norm(out[:, :2] - centre[:2], axis=1)
+    dx = out[:, 0] - centre[0]
+    dy = ys - centre[1]
+    dist = np.sqrt(dx * dx + dy * dy)
     falloff = np.exp(-((dist / reach) ** 2))
-    side = np.clip((out[:, 1] - centre[1]) / (0.15 * width), -1.0, 1.0)
+    side = np.minimum(np.maximum(dy / (0.15 * width), -1.0), 1.0)
     share = np.where(side < 0, upper_share, 1.0 - upper_share)
-    out[:, 1] += side * share * change * falloff
-    rest = wanted - _gaps(out, hole)
-    out[pairs[:, 0], 1] -= upper_share * rest
-    out[pairs[:, 1], 1] += (1.0 - upper_share) * rest
+    ys += side * share * change * falloff
+    rest = wanted - (ys[lower] - ys[upper])
+    ys[upper] -= upper_share * rest
+    ys[lower] += (1.0 - upper_share) * rest
     return out
 
 
@@ -534,9 +537,10 @@ def reshape_ring(ref: Points, target: Points, outline: tuple[int, ...]) -> tuple
     hull = centre + (tight - centre) * RESHAPE_HULL
     ids = list(outline)
     anchors_xy = geometry.ray_hits(centre, ref[ids], hull)
-    reach = np.linalg.norm(anchors_xy - centre, axis=1) * RESHAPE_REACH
+    rays = anchors_xy - centre
+    reach = np.sqrt(rays[:, 0] * rays[:, 0] + rays[:, 1] * rays[:, 1]) * RESHAPE_REACH
     offset = target[ids, :2] - centre
-    dist = np.linalg.norm(offset, axis=1)
+    dist = np.sqrt(offset[:, 0] * offset[:, 0] + offset[:, 1] * offset[:, 1])
     squeeze = np.minimum(1.0, reach / np.maximum(dist, 1e-9))
     fitted = target.copy()
     fitted[ids, :2] = centre + offset * squeeze[:, None]

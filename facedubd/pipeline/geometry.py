@@ -590,7 +590,7 @@ def ray_hits(centre: npt.ArrayLike, through: npt.ArrayLike, polygon: npt.ArrayLi
     d = np.asarray(through, dtype=np.float64)[:, :2] - c
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
     p = np.asarray(polygon, dtype=np.float64)[:, :2]
-    e = np.roll(p, -1, axis=0) - p  # edges p -> next
+    e = np.concatenate((p[1:], p[:1])) - p  # edges p -> next
     w = p - c
     # Solve c + t d = p + s e for every (ray, edge): t = cross(w, e) / cross(d, e).
     denom = d[:, None, 0] * e[None, :, 1] - d[:, None, 1] * e[None, :, 0]
