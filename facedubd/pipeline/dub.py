@@ -416,21 +416,24 @@ def set_opening(
     below the hole, points move at least by their `jaw` weight (the chin goes with the
     lower lip, see `jaw_weights`)."""
     out = points.copy()
-    pairs = hole.pair_array
-    change = float((wanted - _gaps(out, hole)).mean())
-    loop = out[list(hole.loop)]
+    upper, lower = hole.pair_array.T
+    ys = out[:, 1]  # a view: moving ys moves the points
+    change = float((wanted - (ys[lower] - ys[upper])).mean())
+    loop = out[hole.loop_array]
     centre = loop.mean(axis=0)
     width = float(np.ptp(loop[:, 0])) + 1e-6
-    dist = np.linalg.norm(out[:, :2] - centre[:2], axis=1)
+    dx = out[:, 0] - centre[0]
+    dy = ys - centre[1]
+    dist = np.sqrt(dx * dx + dy * dy)
     falloff = np.exp(-((dist / reach) ** 2))
-    side = np.clip((out[:, 1] - centre[1]) / (0.15 * width), -1.0, 1.0)
+    side = np.minimum(np.maximum(dy / (0.15 * width), -1.0), 1.0)
     if jaw is not None:
         falloff = np.where(side > 0, np.maximum(falloff, jaw), falloff)
     share = np.where(side < 0, upper_share, 1.0 - upper_share)
-    out[:, 1] += side * share * change * falloff
-    rest = wanted - _gaps(out, hole)
-    out[pairs[:, 0], 1] -= upper_share * rest
-    out[pairs[:, 1], 1] += (1.0 - upper_share) * rest
+    ys += side * share * change * falloff
+    rest = wanted - (ys[lower] - ys[upper])
+    ys[upper] -= upper_share * rest
+    ys[lower] += (1.0 - upper_share) * rest
     return out
 
 
@@ -472,6 +475,13 @@ class DubState:
     delta_weights: Points
     mesh_filter: OneEuroFilter
     colour: colour.SmoothedTransfer
+    #: Per eye (right, left): the keyframe's lid gaps (at least 1e-3) and the
+    #: character's, and the keyframe's openness (`lm.eye_openness`); the character's
+    #: mouth width over the keyframe's. Fixed for the keyframe, so computed once.
+    key_eye_gaps: tuple[Points, Points]
+    char_eye_gaps: tuple[Points, Points]
+    key_eye_openness: tuple[float, float]
+    mouth_width_ratio: float
     #: The mesh triangles inside the lips' outer edge, mouth opening included.
     lip_triangles: npt.NDArray[np.int32]
     #: For a character whose lips come from the reference: the lips' vertices and how a
@@ -496,6 +506,7 @@ class DubState:
         top = float(fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1])
         # The face keeps the character's own size: the reference's jaw and outline are
         # moved onto the character's by the frame reshape (see `composite`).
+        eyes = (character.topology.right_eye, character.topology.left_eye)
         return cls(
             key=key,
             character_free=placed,
@@ -503,6 +514,13 @@ class DubState:
             delta_weights=expression_weights(key.free, character.topology),
             mesh_filter=OneEuroFilter(rate_hz=fps, min_cutoff=2.0, beta=5.0),
             colour=colour.SmoothedTransfer(alpha=0.2),
+            key_eye_gaps=(
+                np.maximum(_gaps(key.free, eyes[0]), 1e-3),
+                np.maximum(_gaps(key.free, eyes[1]), 1e-3),
+            ),
+            char_eye_gaps=(_gaps(placed, eyes[0]), _gaps(placed, eyes[1])),
+            key_eye_openness=lm.eye_openness(key.points),
+            mouth_width_ratio=_mouth_width(placed) / _mouth_width(key.free),
             lip_triangles=lips,
             lips=lip_spread(placed, lips) if character.lips_from_reference else None,
             jaw=jaw_weights(placed, character.topology.mouth),
@@ -534,20 +552,18 @@ def target_mesh(
     ref_free = key.frame.invert(pose.invert(ref_points))
     gaps_free = ref_free if raw_points is None else key.frame.invert(pose.invert(raw_points))
     target = state.character_free + (ref_free - key.free) * state.delta_weights[:, None]
-    char = state.character_free
-    for eye in (topo.right_eye, topo.left_eye):
-        key_gap = np.maximum(_gaps(key.free, eye), 1e-3)
+    eyes = (topo.right_eye, topo.left_eye)
+    for eye, key_gap, char_gap in zip(eyes, state.key_eye_gaps, state.char_eye_gaps, strict=True):
         # The mesh model sees a shut eye as about half open: stretch the ratio so a
         # reference blink closes the character's eye fully.
         ratio = np.clip((_gaps(gaps_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
-        target = set_opening(target, eye, _gaps(char, eye) * ratio, upper_share=0.85, reach=0.2)
+        target = set_opening(target, eye, char_gap * ratio, upper_share=0.85, reach=0.2)
     mouth = topo.mouth
-    width_ratio = _mouth_width(char) / _mouth_width(key.free)
-    wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * width_ratio
+    wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * state.mouth_width_ratio
     target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45, jaw=state.jaw)
     if state.lips is not None:
         target = _reference_lips(target, gaps_free, state.lips, state.lip_height)
-    outline = target[list(topo.outline)].copy()
+    outline = target[topo.outline_array]
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
     to_image = key.frame.apply
     return pose.apply(to_image(target)), pose.apply(to_image(outline))
@@ -626,9 +642,10 @@ def reshape_ring(ref: Points, target: Points, outline: tuple[int, ...]) -> tuple
     hull = centre + (tight - centre) * RESHAPE_HULL
     ids = list(outline)
     anchors_xy = geometry.ray_hits(centre, ref[ids], hull)
-    reach = np.linalg.norm(anchors_xy - centre, axis=1) * RESHAPE_REACH
+    rays = anchors_xy - centre
+    reach = np.sqrt(rays[:, 0] * rays[:, 0] + rays[:, 1] * rays[:, 1]) * RESHAPE_REACH
     offset = target[ids, :2] - centre
-    dist = np.linalg.norm(offset, axis=1)
+    dist = np.sqrt(offset[:, 0] * offset[:, 0] + offset[:, 1] * offset[:, 1])
     squeeze = np.minimum(1.0, reach / np.maximum(dist, 1e-9))
     fitted = target.copy()
     fitted[ids, :2] = centre + offset * squeeze[:, None]
@@ -691,10 +708,11 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         face = geometry.remap_mesh(
             character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
         )
+        opening = lm.mouth_opening(raw)
         if character.lips_from_reference:
             mouth = _lips(state.lip_triangles, frame_rgb, raw, target, fmap.box)
         else:
-            mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box)
+            mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box, opening)
     patch_shape = (fy1 - fy0, fx1 - fx0)
     origin = (fx0, fy0)
     with state.timed("mask"):
@@ -708,7 +726,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
             covered = covered | mouth_here
         alpha *= covered
-        _show_shut_eyes(alpha, target, raw, state.key.points, topo, origin)
+        _show_shut_eyes(alpha, target, raw, state.key_eye_openness, topo, origin)
         region = out[fy0:fy1, fx0:fx1]  # the reshaped frame under the face
         ref_hull = blend.polygon_mask(
             patch_shape, cv2.convexHull(raw[:, :2].astype(np.float32)).reshape(-1, 2), origin
@@ -722,7 +740,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             feather = LIP_FEATHER * _mouth_width(target)
             recoloured = _lay_mouth(recoloured, mouth, origin, 1.0, feather)
         else:
-            recoloured = _lay_mouth(recoloured, mouth, origin, lm.mouth_opening(raw))
+            recoloured = _lay_mouth(recoloured, mouth, origin, opening)
     with state.timed("blend"):
         blend.alpha_blend(region, recoloured, alpha, into=region)
     if hands := occlusion.hands_of(mesh):
@@ -753,20 +771,21 @@ def _show_shut_eyes(
     alpha: npt.NDArray[np.float32],
     target: Points,
     ref: Points,
-    key: Points,
+    key_openness: tuple[float, float],
     topology: Topology,
     origin: tuple[int, int],
 ) -> None:
     """Lower the face layer's alpha (in place) over each eye as the reference's eye
     shuts, so the reference's own closed lids, reshaped onto the target's eye, show
-    (a photo's open eye squeezed shut still reads as open)."""
+    (a photo's open eye squeezed shut still reads as open). `key_openness`: the
+    keyframe's `lm.eye_openness`."""
     shut = lm.eye_openness(ref)
-    open_key = lm.eye_openness(key)
-    for eye, now, then in zip((topology.right_eye, topology.left_eye), shut, open_key, strict=True):
+    eyes = (topology.right_eye, topology.left_eye)
+    for eye, now, then in zip(eyes, shut, key_openness, strict=True):
         strength = blink_strength(now, then)
         if strength <= 0.0:
             continue
-        loop = target[list(eye.loop), :2]
+        loop = target[eye.loop_array, :2]
         _give_way(alpha, loop, EYE_PATCH, strength, origin)
 
 
@@ -880,12 +899,14 @@ def _mouth_interior(
     ref: Points,
     target: Points,
     box: tuple[int, int, int, int],
+    opening: float,
 ) -> geometry.Warped | None:
     """The reference's own mouth interior (teeth, tongue) warped into the target's lip
-    opening, in its own small box inside `box`; None while the mouth is shut."""
-    if lm.mouth_opening(ref) <= MOUTH_OPEN:
+    opening, in its own small box inside `box`; None while the mouth is shut
+    (`opening`: the reference's `lm.mouth_opening`)."""
+    if opening <= MOUTH_OPEN:
         return None
-    loop = list(character.topology.mouth.loop)
+    loop = character.topology.mouth.loop_array
     x0, y0, x1, y1 = box
     mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
     mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)

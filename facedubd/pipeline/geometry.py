@@ -169,16 +169,16 @@ def _affine_rows(src: npt.ArrayLike, dst: npt.ArrayLike, triangles: npt.ArrayLik
     s = np.asarray(src, dtype=np.float64)
     d = np.asarray(dst, dtype=np.float64)
     tri = np.asarray(triangles)
-    i0, i1, i2 = tri[:, 0], tri[:, 1], tri[:, 2]
-    dx, dy = d[:, 0], d[:, 1]
-    x0, y0 = dx[i0], dy[i0]
-    e1x, e1y, e2x, e2y = dx[i1] - x0, dy[i1] - y0, dx[i2] - x0, dy[i2] - y0
+    # Each coordinate of every corner, gathered once: (m, 3) arrays.
+    dx, dy = d[:, 0].take(tri), d[:, 1].take(tri)
+    x0, y0 = dx[:, 0], dy[:, 0]
+    e1x, e1y, e2x, e2y = dx[:, 1] - x0, dy[:, 1] - y0, dx[:, 2] - x0, dy[:, 2] - y0
     det = e1x * e2y - e1y * e2x
     inv = np.divide(1.0, det, out=np.zeros_like(det), where=np.abs(det) > 1e-12)
     rows = np.empty((6, len(tri)))
-    for k, coord in enumerate((s[:, 0], s[:, 1])):
-        base = coord[i0]
-        f1, f2 = coord[i1] - base, coord[i2] - base
+    for k, coord in enumerate((s[:, 0].take(tri), s[:, 1].take(tri))):
+        base = coord[:, 0]
+        f1, f2 = coord[:, 1] - base, coord[:, 2] - base
         a = (f1 * e2y - f2 * e1y) * inv
         b = (f2 * e1x - f1 * e2x) * inv
         rows[3 * k], rows[3 * k + 1], rows[3 * k + 2] = a, b, base - a * x0 - b * y0
@@ -231,11 +231,19 @@ def _scanlines(
     the x extent of its part inside that row's band (the row's centre +- half a pixel).
     So every covered pixel's square touches the triangle, and, like a drawn line, thin
     and flat triangles still cover the pixels their edges pass through."""
+    corners = tri.take(draw, axis=0)
+    return _scanlines_of(pts[:, 1].take(corners), pts[:, 0].take(corners), shape, draw)
+
+
+def _scanlines_of(
+    ys: FloatArray, xs: FloatArray, shape: tuple[int, int], draw: npt.NDArray[np.integer]
+) -> IntArray:
+    """`_scanlines` from the drawn triangles' corner coordinates (two (m, 3) arrays, in
+    draw order; `draw` their triangle indices)."""
     h, w = shape
     m = len(draw)
-    corners = tri.take(draw, axis=0)
     # Each triangle's corners top to bottom (t, m, b): complex numbers sort by y, then x.
-    ordered = np.sort(pts[:, 1].take(corners) + 1j * pts[:, 0].take(corners), axis=1)
+    ordered = np.sort(ys + 1j * xs, axis=1)
     (yt, ym, yb), (xt, xm, xb) = ordered.real.T, ordered.imag.T
     # Per triangle: the y of t, m and b, then the long edge t-b, the upper edge t-m and
     # the lower edge m-b as x = a + s * y (a, s), then x of m and the x range.
@@ -291,9 +299,14 @@ def _scanlines(
     ends = np.cumsum(count)
     offsets = ends - count
     steps = np.ones(int(ends[-1]), dtype=np.int32)
-    steps[offsets] = start - np.concatenate(([0], (start + count - 1)[:-1]))
+    leap = start.copy()  # from the previous run's last pixel to this run's first
+    leap[1:] -= start[:-1]
+    leap[1:] -= count[:-1] - 1
+    steps[offsets] = leap
     jumps = np.zeros(len(steps), dtype=np.int32)
-    jumps[offsets] = np.diff(rank, prepend=np.int32(0))
+    rise = rank.copy()  # the draw rank's change from the previous run
+    rise[1:] -= rank[:-1]
+    jumps[offsets] = rise
     drawn = np.full(h * w, -1, dtype=np.int32)
     np.maximum.at(drawn, np.cumsum(steps, dtype=np.int32), np.cumsum(jumps, dtype=np.int32))
     lookup = np.append(draw.astype(np.int32), np.int32(-1))  # drawn -1 (nothing) -> -1
@@ -307,9 +320,9 @@ def paint_order(dst: npt.ArrayLike, triangles: npt.ArrayLike, cull: bool) -> Int
     tri = np.asarray(triangles)
     keep = np.arange(len(tri))
     if cull:
-        keep = keep[signed_areas(d, tri) > 0]
+        keep = keep[_areas(d[:, 0].take(tri), d[:, 1].take(tri)) > 0]
     if d.shape[1] >= 3:
-        depth = d[tri[keep], 2].mean(axis=1)
+        depth = d[:, 2].take(tri.take(keep, axis=0)).mean(axis=1)
         keep = keep[np.argsort(-depth, kind="stable")]
     return keep.astype(np.int32)
 
@@ -375,12 +388,28 @@ def triangle_map(
     offset = (step - 1) / 2.0  # a low-resolution pixel's centre, in full-resolution pixels
     d = np.asarray(dst, dtype=np.float64)
     tri = np.asarray(triangles)
-    low = d.copy()
-    low[:, :2] = (d[:, :2] - [x0 + offset, y0 + offset]) / step
-    order = paint_order(d, tri, cull)
-    order = order[~_slivers(low, tri[order])]
-    ids = rasterise_ids(low, tri, (hl, wl), (0, 0), order)
+    low = (d[:, :2] - [x0 + offset, y0 + offset]) / step
+    # The corners of every triangle, gathered once (culling, depth order, slivers and
+    # the scanlines all read them).
+    low_x, low_y = low[:, 0].take(tri), low[:, 1].take(tri)
+    keep = paint_order(d, tri, cull)
+    order = keep[~_sliver_flags(low_x.take(keep, axis=0), low_y.take(keep, axis=0))]
+    hl_wl = (hl, wl)
+    if hl <= 0 or wl <= 0 or len(order) == 0:
+        ids = np.full((max(hl, 0), max(wl, 0)), -1, dtype=np.int32)
+    elif len(order) >= FEW_TRIANGLES:
+        corners_y, corners_x = low_y.take(order, axis=0), low_x.take(order, axis=0)
+        ids = _scanlines_of(corners_y, corners_x, hl_wl, order)
+    else:
+        ids = rasterise_ids(low, tri, hl_wl, (0, 0), order)
     return TriangleMap(ids, box, step)
+
+
+def _areas(xs: FloatArray, ys: FloatArray) -> FloatArray:
+    """`signed_areas` from the triangles' corner coordinates (two (m, 3) arrays)."""
+    abx, aby = xs[:, 1] - xs[:, 0], ys[:, 1] - ys[:, 0]
+    acx, acy = xs[:, 2] - xs[:, 0], ys[:, 2] - ys[:, 0]
+    return np.asarray(abx * acy - aby * acx, dtype=np.float64)
 
 
 #: A triangle less than this many map pixels high (across its longest edge) is a sliver.
@@ -393,9 +422,17 @@ def _slivers(points: npt.ArrayLike, triangles: npt.ArrayLike) -> npt.NDArray[np.
     of the texture; its neighbours' edges cover the pixels instead."""
     pts = np.asarray(points, dtype=np.float64)
     tri = np.asarray(triangles)
-    xs, ys = pts[:, 0].take(tri), pts[:, 1].take(tri)
-    ex = xs[:, [1, 2, 0]] - xs  # edges 0-1, 1-2, 2-0
-    ey = ys[:, [1, 2, 0]] - ys
+    return _sliver_flags(pts[:, 0].take(tri), pts[:, 1].take(tri))
+
+
+def _sliver_flags(xs: FloatArray, ys: FloatArray) -> npt.NDArray[np.bool_]:
+    """`_slivers` from the triangles' corner coordinates (two (m, 3) arrays)."""
+    ex = np.empty_like(xs)  # edges 0-1, 1-2, 2-0
+    np.subtract(xs[:, 1:], xs[:, :2], out=ex[:, :2])
+    np.subtract(xs[:, 0], xs[:, 2], out=ex[:, 2])
+    ey = np.empty_like(ys)
+    np.subtract(ys[:, 1:], ys[:, :2], out=ey[:, :2])
+    np.subtract(ys[:, 0], ys[:, 2], out=ey[:, 2])
     longest = np.sqrt((ex * ex + ey * ey).max(axis=1))
     twice_area = np.abs(ex[:, 0] * ey[:, 1] - ey[:, 0] * ex[:, 1])
     return np.asarray(twice_area < SLIVER_PX * longest, dtype=bool)
@@ -445,12 +482,14 @@ def remap_mesh(
     table[:, n] = np.asarray(rest, dtype=np.float64).ravel()
     xs = (x0 + offset + step * np.arange(wl, dtype=np.float32))[None, :]
     ys = (y0 + offset + step * np.arange(hl, dtype=np.float32))[:, None]
+    # Each pixel's six coefficients in one gather (a take along the table's rows).
+    coef = table.take(ids, axis=1)
     planes = []
-    for ax, bx, cx in (table[:3], table[3:]):
-        # take on flat rows: several times faster than fancy indexing or strided columns
-        plane = ax.take(ids) * xs
-        plane += bx.take(ids) * ys
-        plane += cx.take(ids)
+    for ax, bx, cx in (coef[:3], coef[3:]):
+        plane = ax * xs
+        term = bx * ys
+        plane += term
+        plane += cx
         planes.append(plane)
     map_xy = cv2.merge(planes)  # one two-channel map: one resize and one conversion
     if step > 1:
@@ -525,7 +564,8 @@ def _global_affine(src: npt.ArrayLike, dst: npt.ArrayLike) -> FloatArray:
     n = min(len(src), len(dst))  # type: ignore[arg-type]
     s = np.asarray(src, dtype=np.float64)[:n, :2]
     d = np.asarray(dst, dtype=np.float64)[:n, :2]
-    design = np.column_stack([d, np.ones(len(d))])
+    design = np.ones((len(d), 3))
+    design[:, :2] = d
     # Normal equations: a 3x3 solve, several times cheaper than an SVD-based lstsq.
     gram = design.T @ design
     if abs(float(np.linalg.det(gram))) < 1e-9:
@@ -550,7 +590,7 @@ def ray_hits(centre: npt.ArrayLike, through: npt.ArrayLike, polygon: npt.ArrayLi
     d = np.asarray(through, dtype=np.float64)[:, :2] - c
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
     p = np.asarray(polygon, dtype=np.float64)[:, :2]
-    e = np.roll(p, -1, axis=0) - p  # edges p -> next
+    e = np.concatenate((p[1:], p[:1])) - p  # edges p -> next
     w = p - c
     # Solve c + t d = p + s e for every (ray, edge): t = cross(w, e) / cross(d, e).
     denom = d[:, None, 0] * e[None, :, 1] - d[:, None, 1] * e[None, :, 0]

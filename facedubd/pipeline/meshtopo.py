@@ -57,6 +57,11 @@ class Hole:
     lower: tuple[int, ...]
 
     @functools.cached_property
+    def loop_array(self) -> IntArray:
+        """`loop` as an index array, computed once."""
+        return np.asarray(self.loop, dtype=np.int32)
+
+    @functools.cached_property
     def pair_array(self) -> IntArray:
         """`pairs()` as an (n, 2) array, computed once."""
         return np.asarray(self.pairs(), dtype=np.int32).reshape(-1, 2)
@@ -115,9 +120,15 @@ class Topology:
     left_eye: Hole
     mouth: Hole
 
-    @property
+    @functools.cached_property
     def mouth_triangles(self) -> IntArray:
+        """The triangles closing the mouth, computed once."""
         return np.asarray(self.mouth.triangles(), dtype=np.int32)
+
+    @functools.cached_property
+    def outline_array(self) -> IntArray:
+        """`outline` as an index array, computed once."""
+        return np.asarray(self.outline, dtype=np.int32)
 
 
 def build_topology(triangles: npt.ArrayLike, frontal: npt.ArrayLike) -> Topology:
