@@ -78,16 +78,23 @@ class EncodeSpec:
     audio_source: Path | None = None
     audio_codec: str | None = None
     audio_duration: float | None = None
+    #: Seconds from the picture's start to the sound's.
+    audio_start: float = 0.0
 
     @property
     def duration(self) -> float:
         return float(self.frames / self.rate)
 
     @property
+    def late_audio(self) -> bool:
+        """The sound starts more than half a frame after the picture."""
+        return self.audio_start > 0.5 / float(self.rate)
+
+    @property
     def copy_audio(self) -> bool:
         """Copy when mp4 takes the codec as is and the audio covers the whole video."""
         long_enough = self.audio_duration is not None and self.audio_duration >= self.duration
-        return self.audio_codec in MP4_AUDIO_CODECS and long_enough
+        return self.audio_codec in MP4_AUDIO_CODECS and long_enough and not self.late_audio
 
 
 def even(value: int) -> int:
@@ -244,6 +251,10 @@ def encode_args(output: Path, spec: EncodeSpec) -> list[str]:
         if spec.copy_audio:
             options["acodec"] = "copy"
         else:
+            if spec.late_audio:
+                # Silence from the picture's start until the sound begins (else a video
+                # cut before that would have no sound at all).
+                audio = audio.filter("aresample", **{"async": 1, "first_pts": 0})
             audio = audio.filter("apad")
             options.update(acodec="aac", audio_bitrate="192k")
         streams.append(audio)

@@ -56,6 +56,8 @@ class VideoInfo:
     audio_codec: str | None
     audio_duration: float | None
     sample_aspect: Fraction = Fraction(1)
+    #: Seconds from the picture's start to the sound's (a clip whose sound begins late).
+    audio_start: float = 0.0
     hdr: bool = False
     wide_gamut: bool = False
     pix_fmt: str = ""
@@ -208,6 +210,7 @@ def video_info(data: dict[str, Any]) -> VideoInfo:
         audio_codec=str(audio.get("codec_name")) if audio else None,
         audio_duration=_float(audio.get("duration")) if audio else None,
         sample_aspect=sar,
+        audio_start=_audio_start(video, audio),
         hdr=video.get("color_transfer") in fa.HDR_TRANSFERS,
         wide_gamut=video.get("color_primaries") in fa.WIDE_PRIMARIES,
         pix_fmt=str(video.get("pix_fmt", "")),
@@ -404,6 +407,15 @@ class FrameWriter:
         """Stop without a usable file (on an error elsewhere)."""
         self._proc.kill()
         self._finish()
+
+
+def _audio_start(video: dict[str, Any], audio: dict[str, Any] | None) -> float:
+    """Seconds the sound starts after the picture (0 when it does not, or is unknown)."""
+    if audio is None:
+        return 0.0
+    picture = _float(video.get("start_time")) or 0.0
+    sound = _float(audio.get("start_time"))
+    return max(0.0, sound - picture) if sound is not None else 0.0
 
 
 def verify_output(

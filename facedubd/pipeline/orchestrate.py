@@ -175,6 +175,7 @@ def encode_spec(info: VideoInfo, frames: int, settings: PipelineSettings, video:
         audio_source=video if info.has_audio else None,
         audio_codec=info.audio_codec,
         audio_duration=info.audio_duration,
+        audio_start=info.audio_start,
     )
 
 

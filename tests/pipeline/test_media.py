@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fcntl
 import math
+import re
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -339,3 +341,43 @@ def test_container_that_does_not_match_its_extension(tmp_path: Path) -> None:
     assert info.codec == "vp9"
     frames, _ = decode_all(webm_named_mp4, 0.4)
     assert len(frames) == 10
+
+
+@pytest.mark.parametrize(("seconds", "silent_until"), [(2, 2.0), (3, 2.43)])
+def test_sound_that_starts_late_is_preceded_by_silence(
+    tmp_path: Path, seconds: int, silent_until: float
+) -> None:
+    """face_noface.mov's sound starts 2.43 s after its picture. A 2 s output used to have
+    no sound at all (the job failed after it was charged); now its sound is silence, and
+    a 3 s output is silent until 2.43 s, then has the reference's sound, in place."""
+    source = sample_path("face_noface.mov")
+    info = probe(source)
+    assert info.audio_start == pytest.approx(2.43, abs=0.01)
+    frames, rate = decode_all(source, seconds)
+    out = tmp_path / "out.mp4"
+    spec = fa.EncodeSpec(
+        width=info.width,
+        height=info.height,
+        rate=rate,
+        frames=len(frames),
+        audio_source=source,
+        audio_codec=info.audio_codec,
+        audio_duration=info.audio_duration,
+        audio_start=info.audio_start,
+    )
+    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    verify_output(out, len(frames), rate, expect_audio=True, size=(info.width, info.height))
+    detected = subprocess.run(
+        ["ffmpeg", "-nostdin", "-i", str(out), "-af", "silencedetect=n=-60dB:d=0.3",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    starts = [float(v) for v in re.findall(r"silence_start: ([0-9.]+)", detected)]
+    ends = [float(v) for v in re.findall(r"silence_end: ([0-9.]+)", detected)]
+    assert starts and starts[0] == pytest.approx(0.0, abs=0.03)
+    # Silent to the end (a silence still open at the end reports no end), or until 2.43 s.
+    silence_end = ends[0] if ends else float(seconds)
+    assert silence_end == pytest.approx(silent_until, abs=0.05)

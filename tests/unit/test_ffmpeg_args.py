@@ -195,6 +195,20 @@ def test_encode_pads_and_reencodes_audio_otherwise(
     ]
 
 
+def test_encode_fills_silence_before_sound_that_starts_late() -> None:
+    # face_noface.mov's sound starts 2.43 s after its picture: copied, or only padded at
+    # the end, a 2 s output would have no sound; it is re-encoded from silence at 0.
+    spec = _encode_spec(audio_start=2.43)
+    assert spec.late_audio and not spec.copy_audio
+    args = fa.encode_args(Path("o.mp4"), spec)
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph == TO_YUV + ";[1:a:0]aresample=async=1:first_pts=0[s2];[s2]apad[s3]"
+    assert args[args.index("-acodec") + 1] == "aac"
+    # Under half a frame late is on time: copied as before.
+    on_time = _encode_spec(audio_start=0.4 / float(NTSC_FILM))
+    assert not on_time.late_audio and on_time.copy_audio
+
+
 def test_encode_without_reference_audio_has_no_audio_input() -> None:
     spec = _encode_spec(audio_source=None, audio_codec=None, audio_duration=None)
     assert fa.encode_args(Path("o.mp4"), spec) == [
