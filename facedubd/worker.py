@@ -30,6 +30,7 @@ from facedubd.errors import (
     PipelineError,
     StorageFull,
 )
+from facedubd.pipeline.types import STAGES
 from facedubd.settings import DaemonSettings
 from facedubd.store import Job, Store
 
@@ -116,9 +117,16 @@ def disk_nearly_full(path: Path) -> bool:
         return False
 
 
-def artifacts_in(out_dir: Path) -> list[str]:
-    names = ["preview.jpg"] if (out_dir / "preview.jpg").is_file() else []
-    return names + [name for name in VIEW_FILES if (out_dir / "views" / name).is_file()]
+def artifacts_in(out_dir: Path, stage: str = "done") -> list[str]:
+    """The artifacts in `out_dir` that a job at `stage` has finished making: the views
+    once `generating_views` is over, the preview once `compositing_scene` is."""
+    order = STAGES.index(stage) if stage in STAGES else len(STAGES)
+    names = []
+    if order > STAGES.index("compositing_scene") and (out_dir / "preview.jpg").is_file():
+        names.append("preview.jpg")
+    if order > STAGES.index("generating_views"):
+        names += [name for name in VIEW_FILES if (out_dir / "views" / name).is_file()]
+    return names
 
 
 class Worker:
@@ -270,7 +278,12 @@ class Worker:
         moved = stage != last[0] or progress - last[1] >= PROGRESS_STEP or now - last[2] > 1.0
         if not moved:
             return last
-        await self.store.set_progress(job.id, stage, min(max(progress, 0.0), 1.0), time.time())
+        # A new stage: list what the stages before it made (the job's artifacts, shown as
+        # soon as they exist, e.g. the views while the video is still being made).
+        made = artifacts_in(self.jobs_dir / job.id / "out", stage) if stage != last[0] else None
+        await self.store.set_progress(
+            job.id, stage, min(max(progress, 0.0), 1.0), time.time(), artifacts=made or None
+        )
         self.notify(job.id)
         return (stage, progress, now)
 

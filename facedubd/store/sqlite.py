@@ -377,9 +377,22 @@ class SqliteStore:
                 created_at=now,
             )
 
-    async def set_progress(self, job_id: str, stage: str, progress: float, now: float) -> None:
+    async def set_progress(
+        self,
+        job_id: str,
+        stage: str,
+        progress: float,
+        now: float,
+        artifacts: list[str] | None = None,
+    ) -> None:
+        """Record a running job's stage and progress, and the artifacts made so far when
+        given (None keeps the recorded ones)."""
+        listed = None if artifacts is None else json.dumps(artifacts)
         async with self._tx() as tx:
-            if await self._run(tx, "set_progress", id=job_id, stage=stage, progress=progress):
+            changed = await self._run(
+                tx, "set_progress", id=job_id, stage=stage, progress=progress, artifacts=listed
+            )
+            if changed:
                 await self._event(tx, job_id, now)
 
     async def complete_job(self, job_id: str, artifacts: list[str], now: int) -> Job | None:

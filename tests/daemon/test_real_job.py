@@ -135,3 +135,30 @@ def test_real_job_completes_over_sse_and_downloads(
             assert anonymous.get(fresh).status_code == 200
             assert client.delete(f"/jobs/{job_id}").status_code == 204
         assert anonymous.get(fresh).status_code == 410
+
+
+def test_views_and_preview_are_shown_while_the_video_is_made(
+    daemon: Daemon, sample: Callable[[str], Path]
+) -> None:
+    """DESIGN: `artifacts` are the views and preview "once made": a client sees the
+    character's views while the video is still being generated, not only at the end."""
+    _, key = daemon.create_user("early@example.com")
+    job_id = submit(daemon, key, sample)
+    seen: dict[str, set[str]] = {}
+    with daemon.client(key) as client:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            job = client.get(f"/jobs/{job_id}").json()
+            if job["status"] != "processing":
+                break
+            seen.setdefault(job["stage"], set()).update(job["artifacts"])
+            time.sleep(0.05)
+        assert job["status"] == "completed", job
+        early = next(iter(job["artifacts"].values()))
+    # Before the views are drawn there are none; while the video is made, all of them.
+    assert not seen.get("preparing")
+    assert seen["generating_video"] == {
+        "preview", "front", "three_quarter_left", "three_quarter_right", "close_up"
+    }  # fmt: skip
+    with httpx.Client(timeout=60) as anonymous:
+        assert anonymous.get(early).status_code == 200

@@ -183,3 +183,21 @@ def test_claim_progress_complete_and_events(tmp_path: Path) -> None:
         assert await store.expired_outputs(2_000) == []
 
     run(go, tmp_path / "db")
+
+
+def test_artifacts_are_recorded_as_made_and_dropped_when_a_job_fails(tmp_path: Path) -> None:
+    async def go(store: SqliteStore) -> None:
+        user = await store.create_user("a@example.com", "agency", 150)
+        await store.create_job(_new(user.id, "a" * 12), _resp)
+        job = await store.claim_next_job(1_000)
+        assert job is not None
+        await store.set_progress(job.id, "extracting_keyframe", 0.0, 1_001.0, ["front.png"])
+        await store.set_progress(job.id, "extracting_keyframe", 0.5, 1_002.0)  # None: kept
+        now = await store.job_by_id(job.id)
+        assert now is not None and now.artifacts == ("front.png",)
+        await store.fail_job(job.id, "It broke.", "pipeline_failed", 1_003)
+        failed = await store.job_by_id(job.id)
+        # The failed job's files are removed: no links to them are left.
+        assert failed is not None and (failed.status, failed.artifacts) == ("failed", ())
+
+    run(go, tmp_path / "db")

@@ -114,7 +114,8 @@ UPDATE jobs SET status = 'processing', stage = 'preparing', progress = 0,
 WHERE id = :id AND status = 'queued';
 
 -- name: set_progress
-UPDATE jobs SET stage = :stage, progress = :progress, version = version + 1
+UPDATE jobs SET stage = :stage, progress = :progress, artifacts = COALESCE(:artifacts, artifacts),
+                version = version + 1
 WHERE id = :id AND status = 'processing';
 
 -- name: insert_event
@@ -128,12 +129,12 @@ WHERE id = :id AND status = 'processing';
 
 -- name: mark_failed
 UPDATE jobs SET status = 'failed', error = :error, error_code = :error_code, finished_at = :now,
-                version = version + 1
+                artifacts = '[]', version = version + 1
 WHERE id = :id AND status IN ('queued', 'processing');
 
 -- name: mark_requeued
 UPDATE jobs SET status = 'queued', stage = 'queued', progress = 0, version = version + 1,
-                attempts = attempts - :undo
+                artifacts = '[]', attempts = attempts - :undo
 WHERE id = :id AND status = 'processing';
 
 -- name: processing_jobs
