@@ -18,6 +18,7 @@ from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.media import (
     FrameReader,
     FrameWriter,
+    VideoInfo,
     pipe_max_bytes,
     probe,
     verify_output,
@@ -136,12 +137,11 @@ def test_non_square_pixels_are_scaled_to_display_width(tmp_path: Path) -> None:
     assert frames[0].shape == (240, 426, 3)
 
 
-def test_encode_pads_short_audio_with_silence_to_the_video_length(tmp_path: Path) -> None:
-    source = clips.test_pattern(tmp_path / "short_audio.mp4", seconds=2, audio_seconds=0.8)
-    info = probe(source)
-    assert info.audio_duration is not None and info.audio_duration < 1
-    frames, rate = decode_all(source, 2)
-    out = tmp_path / "out.mp4"
+def _reencode(
+    source: Path, info: VideoInfo, seconds: int, out: Path
+) -> tuple[fa.EncodeSpec, list[np.ndarray], Fraction]:
+    """Decode `seconds` of `source` and encode them to `out` with its sound, as a job does."""
+    frames, rate = decode_all(source, seconds)
     spec = fa.EncodeSpec(
         width=info.width,
         height=info.height,
@@ -150,12 +150,22 @@ def test_encode_pads_short_audio_with_silence_to_the_video_length(tmp_path: Path
         audio_source=source,
         audio_codec=info.audio_codec,
         audio_duration=info.audio_duration,
+        audio_start=info.audio_start,
     )
-    assert not spec.copy_audio
     writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
     for frame in frames:
         writer.write(frame)
     writer.close()
+    return spec, frames, rate
+
+
+def test_encode_pads_short_audio_with_silence_to_the_video_length(tmp_path: Path) -> None:
+    source = clips.test_pattern(tmp_path / "short_audio.mp4", seconds=2, audio_seconds=0.8)
+    info = probe(source)
+    assert info.audio_duration is not None and info.audio_duration < 1
+    out = tmp_path / "out.mp4"
+    spec, frames, rate = _reencode(source, info, 2, out)
+    assert not spec.copy_audio
     verify_output(out, len(frames), rate, expect_audio=True, size=(320, 240))
     facts = clips.stream_info(out)
     video_s = float(facts["streams.stream.0.duration"])
@@ -353,22 +363,8 @@ def test_sound_that_starts_late_is_preceded_by_silence(
     source = sample_path("face_noface.mov")
     info = probe(source)
     assert info.audio_start == pytest.approx(2.43, abs=0.01)
-    frames, rate = decode_all(source, seconds)
     out = tmp_path / "out.mp4"
-    spec = fa.EncodeSpec(
-        width=info.width,
-        height=info.height,
-        rate=rate,
-        frames=len(frames),
-        audio_source=source,
-        audio_codec=info.audio_codec,
-        audio_duration=info.audio_duration,
-        audio_start=info.audio_start,
-    )
-    writer = FrameWriter(fa.encode_args(out, spec), spec.width, spec.height)
-    for frame in frames:
-        writer.write(frame)
-    writer.close()
+    _, frames, rate = _reencode(source, info, seconds, out)
     verify_output(out, len(frames), rate, expect_audio=True, size=(info.width, info.height))
     detected = subprocess.run(
         ["ffmpeg", "-nostdin", "-i", str(out), "-af", "silencedetect=n=-60dB:d=0.3",
