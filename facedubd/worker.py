@@ -327,6 +327,8 @@ class Worker:
         shutil.rmtree(self.jobs_dir / job_id / "inputs", ignore_errors=True)
         if not keep_output:
             shutil.rmtree(self.jobs_dir / job_id / "out", ignore_errors=True)
+            with contextlib.suppress(OSError):  # a job that keeps nothing keeps no folder
+                (self.jobs_dir / job_id).rmdir()
 
     async def _stop_process(self, process: BaseProcess) -> None:
         if process.is_alive():

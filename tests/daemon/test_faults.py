@@ -106,6 +106,9 @@ def test_cancel_queued_and_processing(
             assert_problem(client.post(f"/jobs/{job_id}/cancel"), 409, "job_finished")
             assert ledger(daemon, job_id) == [("charge", 1), ("refund", -1)]
             assert wait_until(lambda j=job_id: job_files(daemon, j) == [], 10, "files removed") >= 0
+            # nor an empty folder (a cancelled job keeps nothing)
+            folder = daemon.data_dir / "jobs" / job_id
+            assert wait_until(lambda f=folder: not f.exists(), 10, "folder removed") >= 0
     assert credits_used(daemon, key) == 0
     assert scratch_files(daemon) == [] and stray_uploads(daemon) == []
     assert job(daemon, key, running)["stage"] != "queued"
