@@ -28,6 +28,7 @@ from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 INPUT_ERROR_EXIT = 2
 MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # names an MP4 file plays under
 FAILURE_EXIT = 1
+INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 STAGE_LABELS = {
     "preparing": "Checking and preparing the inputs",
@@ -62,6 +63,8 @@ def _fail(exc: BaseException) -> NoReturn:
         code, message = exc.code, exc.message
         refused = isinstance(exc, InputError | InvalidRequest)
         status = INPUT_ERROR_EXIT if refused else FAILURE_EXIT
+        if isinstance(exc, Cancelled):
+            status = INTERRUPTED_EXIT
     else:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
@@ -215,7 +218,10 @@ def run(
         bool, typer.Option("--json", help="Print only the result as one JSON object.")
     ] = False,
 ) -> None:
-    """Perform VIDEO with the character of PHOTO, on this machine (no server needed)."""
+    """Perform VIDEO with the character of PHOTO, on this machine (no server needed).
+
+    Exit codes: 0 done, 1 failed, 2 refused input or usage, 130 stopped by Ctrl-C; a
+    failure prints one line `error: <code>: <sentence>` on stderr."""
     from facedubd.pipeline import run as run_pipeline
     from facedubd.pipeline.inputs import validate_duration
 
