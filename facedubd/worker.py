@@ -157,6 +157,7 @@ class Worker:
                 await self.store.fail_job(job.id, Interrupted().message, Interrupted.code, _now())
                 self._remove(job.id, keep_output=False)
             else:
+                shutil.rmtree(self.jobs_dir / job.id / "out", ignore_errors=True)
                 await self.store.requeue_job(job.id)
             self.notify(job.id)
 
@@ -292,6 +293,9 @@ class Worker:
         if running.cancelled:
             self._remove(job.id, keep_output=False)
         elif self._hard_stop and outcome is None:
+            # Back in the queue with its inputs only: what this run made so far (views,
+            # a partial video) is made again when it runs, and must not linger meanwhile.
+            shutil.rmtree(self.jobs_dir / job.id / "out", ignore_errors=True)
             await self.store.requeue_job(job.id, undo_attempt=True)
             self.notify(job.id)
         elif outcome is not None and outcome[0] == "done":
