@@ -304,6 +304,18 @@ def _face_size(points: Points) -> float:
 ViewScene = tuple[Points, npt.NDArray[np.int32], int]
 
 
+def view_window(
+    centre: npt.ArrayLike, half: float, texture_shape: tuple[int, ...]
+) -> tuple[Points, float]:
+    """The square a view shows (centre, half its side, texture pixels): `half` around
+    the face's `centre`, moved, or if need be shrunk, to lie inside the photo's crop, so
+    a view shows the photo, not grey, where the photo ends close to the face."""
+    h, w = texture_shape[:2]
+    half = min(float(half), w / 2.0, h / 2.0)
+    at = np.clip(np.asarray(centre, dtype=np.float64), half, [w - half, h - half])
+    return at, half
+
+
 def render_view(
     character: Character, yaw: float, zoom: float = 1.0, scene_parts: ViewScene | None = None
 ) -> Image:
@@ -322,8 +334,10 @@ def render_view(
     # The outer ring only turns half way, so hair stretches rather than tears.
     outer = slice(len(pts) + (turning - len(pts)) // 2, turning)
     moved[outer] = 0.5 * (moved[outer] + scene[outer])
-    centre = moved[: len(pts), :2].mean(axis=0)
-    scale = VIEW_SIZE / (2.6 * size / zoom)
+    centre, half = view_window(
+        moved[: len(pts), :2].mean(axis=0), 1.3 * size / zoom, character.portrait.shape[:2]
+    )
+    scale = VIEW_SIZE / (2.0 * half)
     canvas_pts = moved.copy()
     canvas_pts[:, :2] = (moved[:, :2] - centre) * scale + VIEW_SIZE / 2
     canvas_pts[:, 2] *= scale

@@ -224,3 +224,15 @@ def test_lips_fade_in_inside_their_outline() -> None:
     assert out[10:30, 10:50][~covered].max() == 0  # nothing outside the outline
     shut = dub._lay_mouth(face.copy(), lips, (0, 0), 0.0, feather=4.0)
     assert shut.max() == 0  # a closed mouth lays nothing (the lips' callers pass 1.0)
+
+
+def test_a_view_shows_the_photo_not_what_lies_beyond_it() -> None:
+    # Room all round: the face stays in the middle.
+    centre, half = dub.view_window([200.0, 200.0], 100.0, (400, 400, 3))
+    assert (centre.tolist(), half) == ([200.0, 200.0], 100.0)
+    # The photo ends 60 px above the face: the window moves down, keeping its size.
+    centre, half = dub.view_window([200.0, 60.0], 100.0, (400, 400, 3))
+    assert (centre.tolist(), half) == ([200.0, 100.0], 100.0)
+    # A crop narrower than the window: the window shrinks to it.
+    centre, half = dub.view_window([90.0, 200.0], 100.0, (400, 150, 3))
+    assert (centre.tolist(), half) == ([75.0, 200.0], 75.0)
