@@ -79,6 +79,8 @@ MOUTH_SHOWN = 0.03
 PHOTO_MOUTH_OPEN = 0.08
 #: Those lips fade in over this share of the mouth's width inside their outline.
 LIP_FEATHER = 0.04
+#: `lm.OUTER_LIP` as an index array.
+OUTER_LIP = np.asarray(lm.OUTER_LIP, dtype=np.int64)
 #: The reference frame itself is reshaped (its jaw, cheeks and face outline moved onto
 #: the character's) inside its face hull grown by this much: a ring of fixed anchors
 #: sits on that boundary, so the frame outside it is untouched.
@@ -479,6 +481,23 @@ def expression_weights(free: Points, topology: Topology) -> Points:
     return np.asarray(EXPRESSION_FLOOR + (1 - EXPRESSION_FLOOR) * near, dtype=np.float64)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class ReferenceLips:
+    """How the reference's lips are drawn on a character photographed with its mouth
+    open: the triangles inside the lips' outer edge (`lip_triangles`), how a move of
+    their vertices spreads to the mesh (`lip_spread`), and their thickness (`lip_height`)."""
+
+    triangles: npt.NDArray[np.int32]
+    spread: tuple[npt.NDArray[np.int64], Points]
+    height: float
+
+    @classmethod
+    def build(cls, character: Character, placed: Points, key_free: Points) -> ReferenceLips:
+        """For `character`, whose shape is `placed` on a keyframe of pose-free `key_free`."""
+        triangles = lip_triangles(character.topology, character.shape)
+        return cls(triangles, lip_spread(placed, triangles), lip_height(character.shape, key_free))
+
+
 @dataclasses.dataclass
 class DubState:
     """What the dub carries from frame to frame."""
@@ -496,13 +515,8 @@ class DubState:
     char_eye_gaps: tuple[Points, Points]
     key_eye_openness: tuple[float, float]
     mouth_width_ratio: float
-    #: The mesh triangles inside the lips' outer edge, mouth opening included.
-    lip_triangles: npt.NDArray[np.int32]
-    #: For a character whose lips come from the reference: the lips' vertices and how a
-    #: move of them spreads to every vertex (`lip_spread`).
-    lips: tuple[npt.NDArray[np.int64], Points] | None = None
-    #: How thick the character's lips are drawn, relative to the reference's (`lip_height`).
-    lip_height: float = 1.0
+    #: For a character whose lips come from the reference (`Character.lips_from_reference`).
+    lips: ReferenceLips | None = None
     #: `jaw_weights` of the character's placed shape.
     jaw: Points | None = None
     #: The strip joining the outline to the reshape's anchors (built on first use).
@@ -516,7 +530,6 @@ class DubState:
         # The character's shape, placed where the keyframe's rigid points are.
         fit = geometry.procrustes(character.shape[key.rigid], key.free[key.rigid])
         placed = fit.apply(character.shape)
-        lips = lip_triangles(character.topology, character.shape)
         top = float(fit.apply(np.array([[0.0, character.forehead_y, 0.0]]))[0, 1])
         # The face keeps the character's own size: the reference's jaw and outline are
         # moved onto the character's by the frame reshape (see `composite`).
@@ -535,10 +548,10 @@ class DubState:
             char_eye_gaps=(_gaps(placed, eyes[0]), _gaps(placed, eyes[1])),
             key_eye_openness=lm.eye_openness(key.points),
             mouth_width_ratio=_mouth_width(placed) / _mouth_width(key.free),
-            lip_triangles=lips,
-            lips=lip_spread(placed, lips) if character.lips_from_reference else None,
+            lips=ReferenceLips.build(character, placed, key.free)
+            if character.lips_from_reference
+            else None,
             jaw=jaw_weights(placed, character.topology.mouth),
-            lip_height=lip_height(character.shape, key.free),
         )
 
     @contextmanager
@@ -576,7 +589,7 @@ def target_mesh(
     wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * state.mouth_width_ratio
     target = set_opening(target, mouth, wanted, upper_share=0.3, reach=0.45, jaw=state.jaw)
     if state.lips is not None:
-        target = _reference_lips(target, gaps_free, state.lips, state.lip_height)
+        target = _reference_lips(target, gaps_free, state.lips.spread, state.lips.height)
     outline = target[topo.outline_array]
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
     to_image = key.frame.apply
@@ -723,10 +736,15 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
         )
         opening = lm.mouth_opening(raw)
-        if character.lips_from_reference:
-            mouth = _lips(state.lip_triangles, frame_rgb, raw, target, fmap.box)
+        if state.lips is not None:  # the reference's lips and mouth, always shown
+            mouth = _warp_mouth(frame_rgb, raw, target, state.lips.triangles, OUTER_LIP, fmap.box)
+        elif opening > MOUTH_OPEN:  # the reference's mouth interior, while it is open
+            hole = topo.mouth
+            mouth = _warp_mouth(
+                frame_rgb, raw, target, topo.mouth_triangles, hole.loop_array, fmap.box
+            )
         else:
-            mouth = _mouth_interior(character, frame_rgb, raw, target, fmap.box, opening)
+            mouth = None
     patch_shape = (fy1 - fy0, fx1 - fx0)
     origin = (fx0, fy0)
     with state.timed("mask"):
@@ -750,7 +768,7 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             stats_mask &= ~mouth_here
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, region)
-        if character.lips_from_reference:
+        if state.lips is not None:
             feather = LIP_FEATHER * _mouth_width(target)
             recoloured = _lay_mouth(recoloured, mouth, origin, 1.0, feather)
         else:
@@ -887,48 +905,24 @@ def lip_triangles(topology: Topology, frontal: Points) -> npt.NDArray[np.int32]:
     return np.ascontiguousarray(tri[np.asarray(inside, dtype=bool)], dtype=np.int32)
 
 
-def _lips(
+def _warp_mouth(
+    frame_rgb: Image,
+    ref: Points,
+    target: Points,
     triangles: npt.NDArray[np.int32],
-    frame_rgb: Image,
-    ref: Points,
-    target: Points,
+    outline: npt.NDArray[np.integer[Any]],
     box: tuple[int, int, int, int],
 ) -> geometry.Warped | None:
-    """The reference's lips and mouth interior warped onto the target's lips, in their
-    own small box inside `box` (for a photo taken with the mouth open)."""
+    """The reference's pixels under `triangles` (its mouth interior, or its whole lips)
+    warped onto the target's, in the small box of the target's `outline` points inside
+    `box`; None when that box is empty. Pixels no triangle covers are never shown (see
+    `_lay_mouth`): any fallback will do."""
     x0, y0, x1, y1 = box
-    mx0, my0, mx1, my1 = geometry.warp_box(target[list(lm.OUTER_LIP)], frame_rgb.shape[:2], pad=1)
+    mx0, my0, mx1, my1 = geometry.warp_box(target[outline], frame_rgb.shape[:2], pad=1)
     mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
     if mx1 <= mx0 or my1 <= my0:
         return None
     tmap = geometry.triangle_map(target, triangles, (mx0, my0, mx1, my1), cull=False)
-    return geometry.remap_mesh(
-        frame_rgb, ref, target, triangles, tmap, fallback=geometry.IDENTITY_AFFINE
-    )
-
-
-def _mouth_interior(
-    character: Character,
-    frame_rgb: Image,
-    ref: Points,
-    target: Points,
-    box: tuple[int, int, int, int],
-    opening: float,
-) -> geometry.Warped | None:
-    """The reference's own mouth interior (teeth, tongue) warped into the target's lip
-    opening, in its own small box inside `box`; None while the mouth is shut
-    (`opening`: the reference's `lm.mouth_opening`)."""
-    if opening <= MOUTH_OPEN:
-        return None
-    loop = character.topology.mouth.loop_array
-    x0, y0, x1, y1 = box
-    mx0, my0, mx1, my1 = geometry.warp_box(target[loop], frame_rgb.shape[:2], pad=1)
-    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
-    if mx1 <= mx0 or my1 <= my0:
-        return None
-    triangles = character.topology.mouth_triangles
-    tmap = geometry.triangle_map(target, triangles, (mx0, my0, mx1, my1), cull=False)
-    # Pixels no triangle covers are never shown (see `_lay_mouth`): any fallback will do.
     return geometry.remap_mesh(
         frame_rgb, ref, target, triangles, tmap, fallback=geometry.IDENTITY_AFFINE
     )
