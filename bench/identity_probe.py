@@ -6,7 +6,9 @@ reference person's. This probe measures the ceiling of any inner-face dub: the
 character's own photo, unchanged (no expression, no recolouring), placed by a
 similarity onto each sampled reference frame and pasted inside its own face outline,
 or inside that outline grown upward (above the eyes: the hairline band) or downward
-(below the nose tip). The same points, sampling and residual as the test.
+(below the nose tip). The same points, sampling and residual as the test. It
+prints first how far apart the two people's shapes are and how far the reference's
+own shape moves from frame to frame (pose and expression).
 
     python -m bench.identity_probe astronaut.png WolfgangLanger_Pexels.mp4 5
 """
@@ -109,6 +111,15 @@ def main() -> None:
         "lower band x1.2 (below the nose)": grown(lower, 1.2),
     }
     sampled = [i for i, m in enumerate(ref) if m is not None][::SAMPLE_EVERY]
+    # How far apart the two people's shapes are, against how far the reference's own
+    # shape moves between frames (pose and expression, which a dub's output shares).
+    shapes = [m[keep] for m in (ref[i] for i in sampled) if m is not None]
+    between = [geometry.procrustes_residual(photo_points[keep], m) for m in shapes]
+    within = [geometry.procrustes_residual(shapes[0], m) for m in shapes[1:]]
+    print(f"character vs reference, same frame: residual {np.min(between):.3f}-"
+          f"{np.max(between):.3f} (median {np.median(between):.3f}); the reference vs its "
+          f"first sampled frame: {np.min(within):.3f}-{np.max(within):.3f} "
+          f"(median {np.median(within):.3f})")  # fmt: skip
     for name, poly in variants.items():
         wins, ratios = 0, []
         for i in sampled:

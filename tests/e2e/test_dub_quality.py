@@ -187,9 +187,11 @@ def _identity_points(run: DubRun) -> np.ndarray:
 #: Runs whose output shape misses the bar, with the reason; they run and print.
 SHAPE_KNOWN_WEAK = {
     "astronaut_on_wolfgang": "the two faces differ little in shape (Procrustes residual "
-    "0.05) and the mesh model reads this face's shape from its hairline: her own photo "
-    "pasted inside its face outline wins on about half the frames (bench/identity_probe.py, "
-    "docs/PIPELINE.md)",
+    "0.03-0.06), no more than the reference differs from itself between frames (0.02-0.07, "
+    "pose and expression, which the output shares); a hand covers the face on half the "
+    "sampled frames; and the mesh model reads this face's shape from her fringe, outside "
+    "the part a dub may change: her own photo pasted inside its face outline wins on about "
+    "half the frames (bench/identity_probe.py, docs/PIPELINE.md)",
 }
 
 
@@ -200,16 +202,28 @@ def test_output_face_shape_is_the_characters(run: DubRun, request: pytest.Fixtur
     keep = _identity_points(run)
     wins, ratios = 0, []
     frames = _sampled(run)
+    visible = set(_face_visible(run))
+    wins_visible = wins_key = 0
+    key = run.ref[run.key_index]
+    assert key is not None
     for i in frames:
         out, ref = run.out_meshes[i], run.ref[i]
         assert out is not None and ref is not None
         to_char = geometry.procrustes_residual(out[keep], run.photo_points[keep])
         to_ref = geometry.procrustes_residual(out[keep], ref[keep])
         wins += to_char < to_ref
+        wins_visible += i in visible and to_char < to_ref
+        wins_key += to_char < geometry.procrustes_residual(out[keep], key[keep])
         ratios.append(to_char / to_ref)
     share = wins / len(frames)
+    # Printed only: the same count on the frames without a hand over the face, and
+    # against the reference person's keyframe geometry (one still of each person, as
+    # the photo is of the character) instead of the same frame's (same pose and
+    # expression as the output: the strict reading, which is the one asserted).
     print(f"\n[{run.name}] shape closer to the character on {share:.0%} of {len(frames)} frames; "
-          f"median residual ratio char/ref {np.median(ratios):.2f}")  # fmt: skip
+          f"median residual ratio char/ref {np.median(ratios):.2f}; without a hand over the "
+          f"face {wins_visible} of {len(visible)}; against the reference's keyframe "
+          f"{wins_key / len(frames):.0%}")  # fmt: skip
     assert share >= 0.9
 
 
@@ -397,9 +411,9 @@ def _check_channel(run: DubRun, what: str) -> None:
 KNOWN_WEAK = {
     ("astronaut_on_wolfgang", "mouth"): "the mouth is mostly shut in this clip (opening std "
     "0.025, about 1.5 px); her photo smiles with its teeth, so the dub draws the reference's "
-    "lips on her mouth, yet the mesh model reads her shut lips as 0.08-0.15 where the "
-    "reference's read 0.04-0.07 (her cheeks keep the photo's smile): r 0.81 "
-    "(docs/PIPELINE.md)",
+    "lips on her mouth (drawn at r 0.9998 with the reference's opening), yet the mesh "
+    "model reads her shut lips as 0.08-0.11 where the reference's read 0.03-0.07 (her "
+    "cheeks keep the photo's smile): r 0.81 (docs/PIPELINE.md)",
 }
 
 
