@@ -34,6 +34,22 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def make_private_parents(path: Path) -> None:
+    """Create the missing folders above `path`, each 0700 (faces are personal data);
+    folders that exist already are left as they are. NotADirectoryError names the
+    first one above `path` that exists and is not a folder."""
+    missing = []
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(folder))
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(new, 0o700)  # mkdir's mode passes through the umask
+
+
 def write_private_file(path: Path, data: bytes) -> None:
     """Write a file readable only by its owner (0600), creating it with that mode."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -22,7 +22,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest, PipelineError
+from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
 INPUT_ERROR_EXIT = 2
@@ -93,11 +93,18 @@ def _plain_events() -> Iterator[Callable[[str, float], None]]:
     last: dict[str, float] = {}
 
     def on_event(stage: str, progress: float) -> None:
+        frames = "generating_video"
         if stage not in last:
+            # The frame count is known only roughly beforehand: a stage that ends short
+            # of its last step still ends at 100%.
+            if frames in last and last[frames] < 1.0:
+                typer.echo(f"{frames}: 100%")
+                last[frames] = 1.0
             typer.echo(f"{stage}: {STAGE_LABELS.get(stage, stage)}")
             last[stage] = 0.0
-        elif stage == "generating_video" and progress - last[stage] >= 0.1 - 1e-9:
-            typer.echo(f"{stage}: {progress:.0%}")
+        elif stage == frames and (progress - last[stage] >= 0.1 - 1e-9 or progress >= 1.0):
+            if last[stage] < 1.0:
+                typer.echo(f"{stage}: {progress:.0%}")
             last[stage] = progress
 
     yield on_event
@@ -190,6 +197,29 @@ def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
     return folder / "views", folder / "preview.jpg"
 
 
+def _work_folder(output: Path) -> Path:
+    """A private work folder beside OUTPUT, its missing parent folders made 0700 first;
+    a parent that cannot be made or written is refused (exit 2) before any work."""
+    from facedubd.paths import make_private_parents
+
+    try:
+        make_private_parents(output)
+        return Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
+    except NotADirectoryError as exc:
+        where = exc.filename or output.parent
+        _fail(
+            InvalidRequest(f"{where} is a file, where the folder of -o must be: choose another -o.")
+        )
+    except OSError as exc:
+        reason = (exc.strerror or "error").lower()
+        _fail(
+            InvalidRequest(
+                f"The folder of -o, {output.parent}, cannot be made or written ({reason}): "
+                "choose another -o."
+            )
+        )
+
+
 def run(
     photo: Annotated[Path, typer.Argument(help="The character photo (JPG, PNG, WebP, HEIC).")],
     video: Annotated[Path, typer.Argument(help="The reference video of someone talking.")],
@@ -236,7 +266,11 @@ def run(
     if clash:
         _fail(InvalidRequest(f"-o names the {clash} itself: write the video to another file."))
     if output.suffix.lower() not in MP4_SUFFIXES:
-        _fail(InvalidRequest("-o must name an .mp4 file: the video is H.264 in MP4."))
+        _fail(
+            InvalidRequest(
+                "-o must name an MP4 file (.mp4, .m4v or .mov): the video is H.264 in MP4."
+            )
+        )
     side = side_folder(output)
     if side.exists() and not side.is_dir():
         _fail(
@@ -244,11 +278,7 @@ def run(
                 f"{side.name} beside -o is a file, where the views go: choose another -o."
             )
         )
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
-    except OSError:
-        _fail(PipelineError("The output folder cannot be created or written."))
+    work = _work_folder(output)
     settings = PipelineSettings(duration=seconds, device=device.value)
     try:
         with _sigint_noted() as interrupted, _events(json_output) as on_event:

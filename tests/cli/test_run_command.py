@@ -177,8 +177,27 @@ def test_output_that_is_not_an_mp4_name_is_refused(tmp_path: Path, name: str) ->
         *("-o", str(tmp_path / name), "--duration", "2"),
     )
     line = assert_one_error_line(done, "invalid_request", 2)
-    assert ".mp4" in line
+    assert "(.mp4, .m4v or .mov)" in line  # the names --help gives, all taken
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_under_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    """-o afile/x.mp4 with afile a file failed as `pipeline_failed` (exit 1) without
+    naming the folder; it is a usage error naming it."""
+    taken = tmp_path / "afile"
+    taken.write_text("mine")
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(taken / "x.mp4"), "--duration", "2"),
+    )
+    line = assert_one_error_line(done, "invalid_request", 2)
+    assert line == (
+        f"error: invalid_request: {taken} is a file, where the folder of -o must be: "
+        "choose another -o."
+    )
+    assert done.stdout == ""
+    assert taken.read_text() == "mine"
 
 
 def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
