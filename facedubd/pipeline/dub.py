@@ -96,8 +96,13 @@ BLINK_SHOW_FROM = 0.9
 BLINK_SHOW_FULL = 0.7
 EYE_PATCH = (1.3, 0.78)
 #: The turned views are rendered this much further than asked: a single photo has no
-#: far cheek or ear to show, so the face reads as about 0.75 of its mesh rotation.
-VIEW_TURN_GAIN = 1.3
+#: far cheek or ear to show, and the sides are turned flatter (VIEW_SIDE_DEPTH), so the
+#: face reads as about two thirds of its mesh rotation.
+VIEW_TURN_GAIN = 1.5
+#: In a view, the mesh's depth behind the eye corners is turned at this share: the
+#: photo shows the side of the face edge-on, and at the mesh's full depth a turn swung
+#: the near cheek out past the head (a bulge of a few pixels drawn wide).
+VIEW_SIDE_DEPTH = 0.6
 VIEW_YAW: dict[str, float] = {
     "front": 0.0,
     "three_quarter_left": 30.0,
@@ -258,10 +263,11 @@ def skin_top(
 # --------------------------------------------------------------------------- views
 
 
-def _view_scene(character: Character) -> tuple[Points, npt.NDArray[np.int32], int]:
+def _view_scene(character: Character) -> tuple[Points, npt.NDArray[np.int32]]:
     """The character's mesh plus two rings of points around the face (hair, ears,
     neck) and the texture's corners, with a Delaunay triangulation of the part outside
-    the face. Returns (points, outside triangles, number of points that turn with the head)."""
+    the face. Returns (points, outside triangles): the mesh's points first, then each
+    ring's, one per outline point in the outline's order, then the corners."""
     pts = character.mesh
     outline = pts[list(character.topology.outline)]
     centre = pts[:, :2].mean(axis=0)
@@ -295,7 +301,7 @@ def _view_scene(character: Character) -> tuple[Points, npt.NDArray[np.int32], in
     local = geometry.delaunay(scene[outer_ids, :2])
     tri = outer_ids[local]
     on_outline = np.isin(tri, np.asarray(character.topology.outline)).all(axis=1)
-    return scene, tri[~on_outline].astype(np.int32), len(pts) + len(rings[0])
+    return scene, tri[~on_outline].astype(np.int32)
 
 
 def _face_size(points: Points) -> float:
@@ -303,7 +309,7 @@ def _face_size(points: Points) -> float:
     return float(span.max())
 
 
-ViewScene = tuple[Points, npt.NDArray[np.int32], int]
+ViewScene = tuple[Points, npt.NDArray[np.int32]]
 
 
 def view_window(
@@ -318,44 +324,107 @@ def view_window(
     return at, half
 
 
-def render_view(
+def view_points(
     character: Character, yaw: float, zoom: float = 1.0, scene_parts: ViewScene | None = None
-) -> Image:
-    """The character turned to `yaw` degrees (pitch and roll levelled), VIEW_SIZE square.
-    `scene_parts`: `_view_scene(character)` when the caller has it already."""
-    scene, outside, turning = scene_parts or _view_scene(character)
+) -> tuple[Points, float]:
+    """Where the view scene's points (`_view_scene`: the mesh, its rings, the crop's
+    corners) land on the VIEW_SIZE canvas of the character turned to `yaw` degrees,
+    and the canvas's scale (canvas pixels per photo pixel)."""
+    scene, _ = scene_parts or _view_scene(character)
     pts = character.mesh
     current = lm.face_frame(pts)
     wanted = lm.rotation_from_angles(yaw * VIEW_TURN_GAIN, 0.0, 0.0)
     turn = wanted @ current.T
     size = _face_size(pts)
     pivot = pts.mean(axis=0) + current[:, 2] * 0.45 * size  # the neck, behind the face
+    n = len(pts)
     moved = scene.copy()
-    head = scene[:turning]
-    moved[:turning] = (head - pivot) @ turn.T + pivot
-    # The outer ring only turns half way, so hair stretches rather than tears.
-    outer = slice(len(pts) + (turning - len(pts)) // 2, turning)
-    moved[outer] = 0.5 * (moved[outer] + scene[outer])
+    # The sides of the face are turned as if flatter than the mesh says (see
+    # VIEW_SIDE_DEPTH): the photo has no texture for the side of the head.
+    local = (pts - pts.mean(axis=0)) @ current
+    front = float(local[[lm.RIGHT_EYE_OUTER, lm.LEFT_EYE_OUTER], 2].mean())
+    deep = local[:, 2] > front
+    local[deep, 2] = front + (local[deep, 2] - front) * VIEW_SIDE_DEPTH
+    flat = local @ current.T + pts.mean(axis=0)
+    moved[:n] = (flat - pivot) @ turn.T + pivot
+    # Turning about the neck also slides the head sideways: take the slide out, so the
+    # face stays where it was in the picture and only the turn itself moves its parts.
+    moved[:n, :2] -= moved[:n, :2].mean(axis=0) - pts[:, :2].mean(axis=0)
+    # Around the face, the hair and background move as the outline point beside them
+    # does (the inner ring fully, the outer half way, the border not at all): what the
+    # turn uncovers is filled by stretching a wide band, not torn open by the cheek.
+    outline = np.asarray(character.topology.outline)
+    shift = moved[outline, :2] - pts[outline, :2]
+    k = len(outline)
+    moved[n : n + k, :2] += shift
+    moved[n + k : n + 2 * k, :2] += 0.5 * shift
     centre, half = view_window(
-        moved[: len(pts), :2].mean(axis=0), 1.3 * size / zoom, character.portrait.shape[:2]
+        moved[:n, :2].mean(axis=0), 1.3 * size / zoom, character.portrait.shape[:2]
     )
     scale = VIEW_SIZE / (2.0 * half)
     canvas_pts = moved.copy()
     canvas_pts[:, :2] = (moved[:, :2] - centre) * scale + VIEW_SIZE / 2
     canvas_pts[:, 2] *= scale
+    return canvas_pts, scale
+
+
+def render_view(
+    character: Character, yaw: float, zoom: float = 1.0, scene_parts: ViewScene | None = None
+) -> Image:
+    """The character turned to `yaw` degrees (pitch and roll levelled), VIEW_SIZE square.
+    `scene_parts`: `_view_scene(character)` when the caller has it already."""
+    scene, outside = scene_parts = scene_parts or _view_scene(character)
+    canvas_pts, scale = view_points(character, yaw, zoom, scene_parts)
     shape = (VIEW_SIZE, VIEW_SIZE)
     box = (0, 0, VIEW_SIZE, VIEW_SIZE)
     back = geometry.piecewise_affine(
         character.portrait, scene, canvas_pts, outside, shape, cull=False, box=box
     )
-    face = geometry.piecewise_affine(
-        character.portrait, scene, canvas_pts, character.topology.triangles, shape, box=box
-    )
     canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
     # OpenCV's masked copy: the same as canvas[mask] = image[mask], a hundred times faster.
-    for layer in (back, face):
-        cv2.copyTo(layer.image, layer.coverage.view(np.uint8), canvas)
-    return canvas
+    cv2.copyTo(back.image, back.coverage.view(np.uint8), canvas)
+    n = len(character.mesh)
+    face, alpha = _view_face(character, scene[:n], canvas_pts[:n], scale, box)
+    return blend.alpha_blend(canvas, face, alpha)
+
+
+#: Where a turned view stretches the photo (the side of the face turned toward the
+#: camera, which the photo shows edge-on) by more than VIEW_STRETCH_FROM times in some
+#: direction, a blurred copy of the photo fades in, fully from VIEW_STRETCH_FULL: a few
+#: pixels drawn wide show as soft skin, not as stripes.
+VIEW_STRETCH_FROM = 1.6
+VIEW_STRETCH_FULL = 2.6
+#: The face layer's edge in a view is feathered over this many pixels.
+VIEW_EDGE_PX = 2.0
+
+
+def _view_face(
+    character: Character, src: Points, dst: Points, scale: float, box: tuple[int, int, int, int]
+) -> tuple[Image, npt.NDArray[np.float32]]:
+    """A view's face layer (the photo on the turned mesh, `dst`, drawn `scale` times the
+    photo's size) and its alpha, feathered at the edge."""
+    triangles = character.topology.triangles
+    tmap = geometry.triangle_map(dst, triangles, box)
+    sharp = geometry.remap_mesh(character.portrait, src, dst, triangles, tmap)
+    # The smallest singular value of each triangle's canvas -> photo map: the photo's
+    # pixels per canvas pixel along the most stretched direction.
+    maps = geometry.affine_maps(src, dst, triangles)[:, :, :2]
+    squeeze = np.linalg.svd(maps, compute_uv=False)[:, -1]
+    stretch = 1.0 / np.maximum(squeeze * scale, 1e-6)
+    weight = np.clip(
+        (stretch - VIEW_STRETCH_FROM) / (VIEW_STRETCH_FULL - VIEW_STRETCH_FROM), 0.0, 1.0
+    ).astype(np.float32)
+    per_pixel = np.where(tmap.ids >= 0, np.append(weight, 0.0)[tmap.ids], 0.0).astype(np.float32)
+    image = sharp.image
+    if per_pixel.any():
+        soft = np.asarray(cv2.GaussianBlur(character.portrait, (0, 0), 2.0), np.uint8)
+        blurred = geometry.remap_mesh(soft, src, dst, triangles, tmap).image
+        per_pixel = np.asarray(cv2.GaussianBlur(per_pixel, (0, 0), 3.0), np.float32)
+        image = blend.alpha_blend(image, blurred, per_pixel)
+    coverage = sharp.coverage.astype(np.float32)
+    size = int(4 * VIEW_EDGE_PX) | 1
+    alpha = cv2.GaussianBlur(cv2.erode(coverage, np.ones((3, 3), np.uint8)), (size, size), 0)
+    return image, np.asarray(alpha, np.float32)
 
 
 def render_views(character: Character) -> dict[str, Image]:
@@ -879,15 +948,6 @@ def _lay_mouth(
         weight *= strength
     else:
         weight = cv2.blur(covered, (3, 3)) * covered * strength
-    region = face[y : y + h, x : x + w]
-    face[y : y + h, x : x + w] = blend.alpha_blend(
-        region, mouth.image, np.asarray(weight, dtype=np.float32)
-    )
-    return face
-    x = mouth.origin[0] - origin[0]
-    y = mouth.origin[1] - origin[1]
-    h, w = mouth.coverage.shape
-    weight = cv2.blur(mouth.coverage.astype(np.float32), (3, 3)) * mouth.coverage * strength
     region = face[y : y + h, x : x + w]
     face[y : y + h, x : x + w] = blend.alpha_blend(
         region, mouth.image, np.asarray(weight, dtype=np.float32)
