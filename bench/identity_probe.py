@@ -88,7 +88,7 @@ def main() -> None:
     ref = [None if m is None else np.asarray(m.points, np.float64) for m in meshes]
     character = dub.build_character(models, photo)
     keep = identity_points(character)
-    photo_points = character.mesh + np.array([*character.origin, 0.0])
+    photo_points = dub.photo_points(character)
     free = character.shape
     outline = list(character.topology.outline)
     eye_y = float(free[[33, 263], 1].mean())

@@ -167,6 +167,28 @@ class Character:
     portrait: Image
     #: The photo's mouth is open (PHOTO_MOUTH_OPEN): the lips come from the reference.
     lips_from_reference: bool = False
+    #: Where the photo's own hand covers its face (texture-sized, 0-255; None: no hand):
+    #: the photo does not show the face there, so the dub shows the reference's.
+    occluded: Image | None = None
+
+
+def photo_points(character: Character) -> Points:
+    """The character's mesh in photo pixels (its texture is a crop of the photo)."""
+    return character.mesh + np.array([*character.origin, 0.0])
+
+
+def with_photo_hands(character: Character, hands: tuple[np.ndarray, ...]) -> Character:
+    """The character with `hands` (photo pixels, `face.hands.photo_hands`) marked as
+    covering its texture; unchanged without hands."""
+    from facedubd.pipeline.face.hands import hand_mask
+
+    if not hands:
+        return character
+    mask = hand_mask(character.texture.shape[:2], list(hands), origin=character.origin)
+    if not (mask > 0).any():
+        return character
+    covered = np.asarray(np.round(mask * 255.0), dtype=np.uint8)
+    return dataclasses.replace(character, occluded=covered)
 
 
 def _mesh_points(mesh: Any) -> Points:
@@ -804,6 +826,11 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         face = geometry.remap_mesh(
             character.texture, character.mesh, target, topo.triangles, fmap, used=n_face
         )
+        hidden = None
+        if character.occluded is not None:  # the photo's own hand: not the face
+            hidden = geometry.remap_mesh(
+                character.occluded, character.mesh, target, topo.triangles, fmap, used=n_face
+            ).image.reshape(face.coverage.shape)
         opening = lm.mouth_opening(raw)
         if state.lips is not None:  # the reference's lips and mouth, always shown
             mouth = _warp_mouth(frame_rgb, raw, target, state.lips.triangles, OUTER_LIP, fmap.box)
@@ -827,6 +854,8 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             mouth_here[my : my + mh, mx : mx + mw] = mouth.coverage
             covered = covered | mouth_here
         alpha *= covered
+        if hidden is not None:
+            alpha *= 1.0 - hidden.astype(np.float32) * np.float32(1.0 / 255.0)
         _show_shut_eyes(alpha, target, raw, state.key_eye_openness, topo, origin)
         region = out[fy0:fy1, fx0:fx1]  # the reshaped frame under the face
         ref_hull = blend.polygon_mask(
@@ -835,6 +864,8 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         stats_mask = (alpha > 0.5) & (ref_hull > 127) & face.coverage
         if mouth_here is not None:
             stats_mask &= ~mouth_here
+        if hidden is not None:
+            stats_mask &= hidden < 128
     with state.timed("colour"):
         recoloured = state.colour(face.image, stats_mask, region)
         if state.lips is not None:

@@ -256,7 +256,7 @@ def run(
         # while the face libraries are imported, the models load and the photo is checked;
         # its refusals still come after the photo's.
         from facedubd.pipeline.face import load_face_models
-        from facedubd.pipeline.face.hands import load_hand_models, with_hands
+        from facedubd.pipeline.face.hands import load_hand_models, photo_hands, with_hands
 
         _limit_threads(settings.threads)
         models = load_face_models(settings.device, settings.threads)  # fetches what is missing
@@ -270,7 +270,8 @@ def run(
             # refusal of the video still comes first, and nothing is written before the
             # inputs are accepted.
             drawn = pool.submit(draw_character, models, photo_check.rgb)
-            hand_models = pool.submit(load_hand_models, settings.device, settings.threads)
+            # With the palm detector: it looks for a hand over the photo's face, once.
+            hand_models = pool.submit(load_hand_models, settings.device, settings.threads, True)
             video_check = check_video(Path(video), seconds, models, picker.see, probed)
     checked = InputCheck(photo=photo_check, video=video_check, duration=seconds)
     info = checked.video.info
@@ -280,6 +281,10 @@ def run(
 
     character, drawn_views = drawn.result()
     views = write_views(drawn_views, out_dir / VIEWS_DIR)
+    # Where the photo's own hand covers its face, the dub shows the reference's face.
+    character = dub.with_photo_hands(
+        character, photo_hands(hand_models.result(), photo_check.rgb, dub.photo_points(character))
+    )
 
     clock.enter("extracting_keyframe")
     key = picker.keyframe()

@@ -113,7 +113,7 @@ def _run(models: FaceModels, name: str) -> DubRun:
     start = time.perf_counter()
     out = [dubber.process(f, m) for f, m in zip(frames, tracked, strict=True)]
     ms = (time.perf_counter() - start) * 1000 / len(frames)
-    photo_points = character.mesh + np.array([*character.origin, 0.0])
+    photo_points = dub.photo_points(character)
     run = DubRun(
         name, character, photo_points, photo, frames, ref, out, _track(models, out), key,
         dubber.timings_ms(), ms, [() if m is None else m.hands for m in tracked],

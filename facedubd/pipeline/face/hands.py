@@ -337,6 +337,28 @@ def load_hand_models(device: str = "auto", threads: int = 1, palm: bool = False)
     return models
 
 
+def photo_hands(
+    models: HandModels, rgb: npt.NDArray[np.uint8], face_points: npt.ArrayLike
+) -> tuple[np.ndarray, ...]:
+    """The hands over or beside the face of a still photo (21 x 3 points each), found
+    by the palm detector around the face (`models` must have it) and measured by the
+    landmark model on the palm's crop, then once more on the hand's own crop. A photo
+    is one image: the detector's cost (a few landmark runs) is paid once a job."""
+    if models.palm is None:
+        raise ValueError("photo_hands needs load_hand_models(..., palm=True)")
+    from facedubd.pipeline.face.mesh import roi_from_points
+
+    face_roi = roi_from_points(np.asarray(face_points, dtype=np.float64))
+    found = []
+    for roi, _ in detect_palms(models.palm, rgb, search_box(face_roi, rgb.shape[:2]))[:2]:
+        hand = run_hand(models.landmarks, rgb, roi)
+        if hand.presence < HAND_PRESENCE or not near_face(hand.points, face_roi):
+            continue
+        refit = run_hand(models.landmarks, rgb, roi_from_hand(hand.points))
+        found.append(refit.points if refit.presence >= HAND_PRESENCE else hand.points)
+    return tuple(found)
+
+
 class HandTracker:
     """Follows one hand near a tracked face: `update(rgb, face)` per frame, in order."""
 
