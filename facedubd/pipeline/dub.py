@@ -399,8 +399,11 @@ def render_view(
     canvas_pts, scale = view_points(character, yaw, zoom, scene_parts)
     shape = (VIEW_SIZE, VIEW_SIZE)
     box = (0, 0, VIEW_SIZE, VIEW_SIZE)
+    # Under everything, the whole scene with the face in it (far to near), so the face
+    # layer's feathered edge blends into the picture, never into the grey canvas.
+    scene_triangles = np.concatenate([outside, character.topology.triangles])
     back = geometry.piecewise_affine(
-        character.portrait, scene, canvas_pts, outside, shape, cull=False, box=box
+        character.portrait, scene, canvas_pts, scene_triangles, shape, cull=False, box=box
     )
     canvas = np.full((VIEW_SIZE, VIEW_SIZE, 3), 127, dtype=np.uint8)
     # OpenCV's masked copy: the same as canvas[mask] = image[mask], a hundred times faster.
