@@ -54,6 +54,7 @@ def serve(
     folder = data_dir(data)
     try:
         settings = load_settings(folder, config, flags)
+        check_device_available(settings.device)
         options = ServeOptions(
             data_dir=folder,
             settings=settings,
@@ -65,6 +66,17 @@ def serve(
         raise typer.Exit(run_server(options))
     except FacedubError as error:
         _fail(error.code, error.message)
+
+
+def check_device_available(device: str) -> None:
+    """Refuse, before anything is bound, a device whose execution provider this
+    onnxruntime lacks: the same check and sentence as `facedubd run --device cuda`
+    (DeviceUnavailable), never a daemon that serves but can prepare no model."""
+    if device != "cuda":
+        return  # cpu always runs; auto takes CUDA only when it is there
+    from facedubd.models.sessions import available_providers, provider_chain
+
+    provider_chain(device, available_providers())
 
 
 def _is_http_url(url: str) -> bool:

@@ -141,3 +141,31 @@ def test_help_shows_flags_as_flags(command: tuple[str, ...]) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "<bool>" not in shown.stdout
     assert "-h, --help" in shown.stdout
+
+
+def _cuda_available() -> bool:
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+@pytest.mark.skipif(_cuda_available(), reason="this onnxruntime has CUDA")
+@pytest.mark.parametrize("where", ["flag", "env", "config"])
+def test_serve_refuses_cuda_it_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """It used to start, log DeviceUnavailable and answer `models: loading` for ever."""
+    args = ["--port", "0"]
+    if where == "flag":
+        args += ["--device", "cuda"]
+    elif where == "env":
+        monkeypatch.setenv("FACEDUBD_DEVICE", "cuda")
+    else:
+        config = tmp_path / "facedubd.toml"
+        config.write_text('device = "cuda"\n')
+        args += ["--config", str(config)]
+    done = serve_refused(tmp_path, *args)
+    line = assert_one_error_line(done, "device_unavailable")
+    assert line.startswith("error: device_unavailable: device cuda was requested but ")
+    assert "has no CUDAExecutionProvider" in line and "onnxruntime-gpu" in line
+    assert not (tmp_path / "data").exists()  # refused before the data dir or a socket
