@@ -10,9 +10,15 @@ from facedubd.commands import doctor, models, run, samples
 from facedubd.commands.serve import serve
 from facedubd.commands.users import keys_app, users_app
 
+HELP = """The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.
+
+Exit codes: 0 done, 1 failed, 2 usage or configuration error, 4 not found, 8 refused (it
+conflicts with what exists), 130 stopped by Ctrl-C; each command's --help lists its own.
+An error prints one line `error: <code>: <sentence>` on stderr."""
+
 app = typer.Typer(
     name="facedubd",
-    help="The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.",
+    help=HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,  # plain help, as facedub's: Rich's tables print flags as `<bool>`

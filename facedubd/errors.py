@@ -176,6 +176,13 @@ class FileTooLarge(FacedubError):
     http_status = 413
 
 
+class AlreadyExists(FacedubError):
+    """That already exists."""
+
+    code = "already_exists"
+    http_status = 409
+
+
 class IdempotencyConflict(FacedubError):
     """This Idempotency-Key was already used with a different request."""
 

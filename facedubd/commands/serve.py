@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from facedubd.errors import FacedubError
+from facedubd.commands.output import fail
+from facedubd.errors import FacedubError, InvalidRequest
 from facedubd.paths import data_dir
 from facedubd.settings import load_settings
+
+MAX_PORT = 65535
 
 
 def serve(
@@ -39,20 +41,26 @@ def serve(
         Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
     ] = None,
 ) -> None:
-    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain)."""
+    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain).
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT after the drain, 1 failed (another facedubd
+    on the socket, --device cuda without CUDA), 2 usage or configuration error (a flag, a
+    FACEDUBD_* variable or the config file; a port or socket that cannot be used); an
+    error prints one line `error: <code>: <sentence>` on stderr."""
     from facedubd.server import ServeOptions
     from facedubd.server import serve as run_server
 
-    if device is not None and device not in ("auto", "cpu", "cuda"):
-        _fail("invalid_request", "--device must be auto, cpu or cuda.")
-    if public_url is not None and not _is_http_url(public_url):
-        _fail(
-            "invalid_request",
-            f"--public-url must be an http:// or https:// URL, not {public_url!r}.",
-        )
     flags: dict[str, Any] = {"workers": workers, "device": device}
     folder = data_dir(data)
     try:
+        if device is not None and device not in ("auto", "cpu", "cuda"):
+            raise InvalidRequest(f"--device must be auto, cpu or cuda, not {device!r}.")
+        if public_url is not None and not _is_http_url(public_url):
+            raise InvalidRequest(
+                f"--public-url must be an http:// or https:// URL, not {public_url!r}."
+            )
+        if not 0 <= port <= MAX_PORT:
+            raise InvalidRequest(f"--port must be 0-{MAX_PORT} (0: any free port), not {port}.")
         settings = load_settings(folder, config, flags)
         check_device_available(settings.device)
         options = ServeOptions(
@@ -65,7 +73,7 @@ def serve(
         )
         raise typer.Exit(run_server(options))
     except FacedubError as error:
-        _fail(error.code, error.message)
+        fail(error)
 
 
 def check_device_available(device: str) -> None:
@@ -85,8 +93,3 @@ def _is_http_url(url: str) -> bool:
 
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _fail(code: str, message: str) -> None:
-    print(f"error: {code}: {message}", file=sys.stderr)
-    raise typer.Exit(1)

@@ -48,10 +48,10 @@ def test_users_create_twice_says_the_email_exists(tmp_path: Path, json_flag: lis
     first = facedubd("users", "create", "ann@example.com", "--data-dir", data, *json_flag)
     assert first.returncode == 0, first.stderr
     again = facedubd("users", "create", "ann@example.com", "--data-dir", data, *json_flag)
-    assert again.returncode == 1
+    assert again.returncode == 8  # refused: it conflicts with what exists
     assert again.stdout == ""
     assert again.stderr.splitlines() == [
-        "error: invalid_request: A user with the email ann@example.com already exists."
+        "error: already_exists: A user with the email ann@example.com already exists."
     ]
 
 
