@@ -33,6 +33,7 @@ FAILURE_EXIT = 1
 USAGE_EXIT = 2
 NOT_FOUND_EXIT = 4
 REFUSED_EXIT = 8
+INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def exit_code(exc: FacedubError) -> int:

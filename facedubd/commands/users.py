@@ -8,14 +8,15 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from facedubd.commands.output import fail
-from facedubd.errors import AlreadyExists, FacedubError, InvalidRequest, NotFound
+from facedubd.commands.output import INTERRUPTED_EXIT, fail
+from facedubd.errors import AlreadyExists, Cancelled, FacedubError, InvalidRequest, NotFound
 from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
 from facedubd.settings import DaemonSettings, load_settings
 from facedubd.store import Store, User, open_store
@@ -235,16 +236,35 @@ def grant(email: str, credits: int, data: DataDir = None) -> None:
 
 
 @users_app.command("purge")
-def purge(email: str, data: DataDir = None) -> None:
+def purge(
+    email: str,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Purge without asking (needed when stdin is not a terminal)."),
+    ] = False,
+    data: DataDir = None,
+) -> None:
     """Delete an account with its keys, jobs and files; its ledger rows are kept.
 
-    Exit codes: 0 purged, 1 failed, 2 usage (the local owner account), 4 no user with
-    EMAIL; an error prints one line `error: <code>: <sentence>` on stderr."""
+    It asks you to type EMAIL first; --yes skips that (without a terminal it is required).
 
-    async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
+    Exit codes: 0 purged, 1 failed or not confirmed, 2 usage (no --yes without a terminal,
+    the local owner account), 4 no user with EMAIL, 130 stopped by Ctrl-C; an error prints
+    one line `error: <code>: <sentence>` on stderr."""
+
+    async def look(store: Store, _s: DaemonSettings, _f: Path) -> tuple[int, int]:
         user = await _user(store, email)
         if user.is_local_owner:
             raise InvalidRequest("The local owner account cannot be purged.")
+        jobs = await store.list_jobs(user.id, 1_000_000, None)
+        return len(await store.active_keys(user.id)), len(jobs)
+
+    keys, jobs = _run(data, look)
+    if not yes:
+        _confirm_purge(email, keys, jobs)
+
+    async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
+        user = await _user(store, email)
         jobs = await store.list_jobs(user.id, 1_000_000, None)
         for job in jobs:
             shutil.rmtree(folder / "jobs" / job.id, ignore_errors=True)
@@ -253,6 +273,31 @@ def purge(email: str, data: DataDir = None) -> None:
 
     count = _run(data, action)
     print(f"purged {email} and {count} job(s)")
+
+
+def _confirm_purge(email: str, keys: int, jobs: int) -> None:
+    """Ask for EMAIL typed back, as `gh repo delete` asks for the repository's name; the
+    questions go to stderr, so stdout stays the command's result."""
+    if not sys.stdin.isatty():
+        fail(
+            InvalidRequest(
+                f"users purge deletes {email} for good and stdin is not a terminal to ask "
+                "on: pass --yes to purge without asking."
+            )
+        )
+    sys.stderr.write(
+        f"This deletes {email} for good: the account, its {keys} active API key(s), "
+        f"{jobs} job(s) and their files (its ledger rows are kept).\n"
+        f"Type {email} to confirm: "
+    )
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stderr.write("\nerror: cancelled: Nothing was purged.\n")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+    if answer.strip() != email:
+        fail(Cancelled(f"Nothing was purged: the answer was not {email}."))
 
 
 @keys_app.command("create")

@@ -51,7 +51,7 @@ def test_admin_commands(tmp_path: Path) -> None:
     assert missing.returncode == 4 and "nobody@example.com" in missing.stderr
     key = admin(tmp_path, "keys", "create", "--user", "ben@example.com", "ci", "--json")
     assert json.loads(key.stdout)["key"].startswith("fdb_")
-    assert admin(tmp_path, "users", "purge", "ben@example.com").returncode == 0
+    assert admin(tmp_path, "users", "purge", "ben@example.com", "--yes").returncode == 0
     emails = [u["email"] for u in json.loads(admin(tmp_path, "users", "list", "--json").stdout)]
     assert emails == ["ann@example.com"]
     assert (tmp_path / "facedubd.db").stat().st_mode & 0o777 == 0o600
