@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from facedubd.commands.output import fail
+from facedubd.commands.run import Device
 from facedubd.errors import FacedubError, InvalidRequest
 from facedubd.paths import data_dir
 from facedubd.settings import load_settings
@@ -26,7 +27,10 @@ def serve(
         int | None, typer.Option(help="Jobs run at once (setting `workers`, default 1).")
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto, cpu or cuda (setting `device`, default auto).")
+        Device | None,
+        typer.Option(
+            help="Where the models run (setting `device`, default auto; cuda: error if missing)."
+        ),
     ] = None,
     public_url: Annotated[
         str | None,
@@ -50,11 +54,9 @@ def serve(
     from facedubd.server import ServeOptions
     from facedubd.server import serve as run_server
 
-    flags: dict[str, Any] = {"workers": workers, "device": device}
+    flags: dict[str, Any] = {"workers": workers, "device": device and device.value}
     folder = data_dir(data)
     try:
-        if device is not None and device not in ("auto", "cpu", "cuda"):
-            raise InvalidRequest(f"--device must be auto, cpu or cuda, not {device!r}.")
         if public_url is not None and not _is_http_url(public_url):
             raise InvalidRequest(
                 f"--public-url must be an http:// or https:// URL, not {public_url!r}."

@@ -24,8 +24,10 @@ from facedubd.store import Store, User, open_store
 PLANS = ("agency", "pro", "starter")
 T = TypeVar("T")
 
-users_app = typer.Typer(help="Manage accounts: create, list, suspend, plans, credits.")
-keys_app = typer.Typer(help="Manage API keys.")
+users_app = typer.Typer(
+    help="Manage accounts: create, list, suspend, plans, credits.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")

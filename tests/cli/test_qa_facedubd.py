@@ -220,3 +220,44 @@ def test_admin_exit_codes_follow_the_codes_table(
     done = facedubd(*args)
     assert done.stdout == ""
     assert_one_error_line(done, code, status=status)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("serve", "--device", "tpu"),
+            "--device must be auto, cpu or cuda, not 'tpu'. (see `facedubd serve -h`)",
+        ),
+        (
+            ("run", "p.jpg", "v.mp4", "-o", "o.mp4", "--device", "tpu"),
+            "--device must be auto, cpu or cuda, not 'tpu'. (see `facedubd run -h`)",
+        ),
+        (
+            ("serve", "--port", "abc"),
+            "--port must be a whole number, not 'abc'. (see `facedubd serve -h`)",
+        ),
+        (
+            ("users", "grant", "ann@example.com", "many"),
+            "CREDITS must be a whole number, not 'many'. (see `facedubd users grant -h`)",
+        ),
+        (
+            ("users", "create"),
+            "Missing argument 'email'. (see `facedubd users create -h`)",
+        ),
+        (("serve", "--bogus"), "No such option: --bogus"),
+        (("bogus",), "No such command 'bogus'. (see `facedubd -h`)"),
+    ],
+)
+def test_a_bad_command_line_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], line: str
+) -> None:
+    """`serve --device tpu` printed Usage, a hint and `Error: Invalid value for '--device':
+    Value error, 'tpu' is not one of 'auto', 'cpu', 'cuda'.` (the parser's wording)."""
+    monkeypatch.setenv("FACEDUBD_DATA_DIR", str(tmp_path / "data"))
+    done = facedubd(*args)
+    assert done.stdout == ""
+    got = assert_one_error_line(done, "invalid_request", status=2)
+    assert got.startswith(f"error: invalid_request: {line}"), got
+    assert "Value error" not in got and "Input should be" not in got
+    assert not (tmp_path / "data").exists()
