@@ -4,11 +4,11 @@ and the one table of exit codes (`facedubd run` keeps the same numbers).
 | exit | meaning | codes |
 |---|---|---|
 | 0 | done | |
-| 1 | failed | internal, model_error, device_unavailable, already_running, ... |
+| 1 | failed, or not confirmed | internal, model_error, device_unavailable, cancelled, ... |
 | 2 | usage or configuration error: a flag, argument, setting or config file | invalid_request |
 | 4 | not found | not_found |
 | 8 | refused: it conflicts with what exists | already_exists, key_limit |
-| 130 | stopped by Ctrl-C (`run`) | cancelled |
+| 130 | stopped by Ctrl-C (`run`, the `users purge` question) | cancelled |
 """
 
 from __future__ import annotations
