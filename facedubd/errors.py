@@ -13,7 +13,7 @@ class FacedubError(Exception):
     http_status: ClassVar[int] = 500
 
     def __init__(self, message: str | None = None) -> None:
-        doc = (type(self).__doc__ or "").strip()
+        doc = " ".join((type(self).__doc__ or "").split())  # a wrapped docstring: one line
         self.message = message or doc
         super().__init__(self.message)
 
@@ -176,6 +176,13 @@ class FileTooLarge(FacedubError):
     http_status = 413
 
 
+class AlreadyExists(FacedubError):
+    """That already exists."""
+
+    code = "already_exists"
+    http_status = 409
+
+
 class IdempotencyConflict(FacedubError):
     """This Idempotency-Key was already used with a different request."""
 
@@ -194,6 +201,14 @@ class ModelsLoading(FacedubError):
     """The face models are still being prepared: try again shortly."""
 
     code = "models_loading"
+    http_status = 503
+
+
+class ModelsUnavailable(FacedubError):
+    """The face models could not be prepared, so no job can run (the daemon's log says why);
+    retrying does not help: fix the cause and restart facedubd."""
+
+    code = "models_unavailable"
     http_status = 503
 
 

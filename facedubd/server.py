@@ -31,7 +31,7 @@ from facedubd.api.auth import PEER_UID_KEY
 from facedubd.api.fastpath import JobReadFront
 from facedubd.api.security import load_secrets
 from facedubd.api.state import AppState, JobBus, Limits, Models
-from facedubd.errors import DaemonAlreadyRunning, InvalidRequest
+from facedubd.errors import DaemonAlreadyRunning, FacedubError, InvalidRequest, ModelError
 from facedubd.paths import DB_NAME, default_socket, ensure_private_dir
 from facedubd.settings import DaemonSettings
 from facedubd.store import Store, User, open_store
@@ -180,8 +180,16 @@ def prepare_models(models: Models, device: str) -> None:
         models.set(load_face_models(device, 1))
         log.info("face models ready")
     except Exception as error:
-        models.error = str(error)
-        log.error("face models could not be prepared: %s", type(error).__name__)
+        # for good: /healthz says "failed", POST /jobs 503 models_unavailable (not retried)
+        code = error.code if isinstance(error, FacedubError) else ModelError.code
+        models.fail(code)
+        detail = error.message if isinstance(error, FacedubError) else f"{error}"
+        log.error(
+            "face models could not be prepared (%s): %s; no job can run until facedubd is "
+            "restarted with this fixed",
+            code,
+            detail,
+        )
 
 
 def _install_signals(server: DaemonServer, loop: asyncio.AbstractEventLoop) -> None:

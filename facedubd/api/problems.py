@@ -15,6 +15,7 @@ from facedubd.errors import (
     FacedubError,
     InvalidDuration,
     ModelsLoading,
+    ModelsUnavailable,
     RateLimited,
     StorageFull,
     Unauthorized,
@@ -49,7 +50,9 @@ def from_error(error: FacedubError) -> Response:
 
 def error_response(error: FacedubError) -> Response:
     """The answer for a FacedubError: its own problem, or a plain 500 for internal ones."""
-    if error.http_status >= 500 and not isinstance(error, ModelsLoading | StorageFull):
+    if error.http_status >= 500 and not isinstance(
+        error, ModelsLoading | ModelsUnavailable | StorageFull
+    ):
         log.error("internal error %s: %s", error.code, type(error).__name__)
         return crash_response()
     return from_error(error)

@@ -96,4 +96,6 @@ class TokenOut(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
-    models: Literal["ready", "loading"]
+    models: Literal["ready", "loading", "failed"]
+    #: only with "failed": the failure's code (model_error, device_unavailable); the log says why
+    models_error: str | None = None

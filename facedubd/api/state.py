@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from facedubd.api.ratelimit import SlidingWindow
 from facedubd.api.security import Secrets
@@ -35,23 +35,42 @@ class JobBus:
 
 
 class Models:
-    """The face models, prepared in a background thread at start-up."""
+    """The face models, prepared in a background thread at start-up: `loading`, then
+    `ready`, or `failed` (for good: `error` is the failure's code, the log says why;
+    no request can mend it, the daemon must be restarted once the cause is fixed)."""
 
     def __init__(self) -> None:
-        self._ready = threading.Event()
+        self._settled = threading.Event()  # set once ready or failed
         self.value: Any = None
         self.error: str | None = None
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self._settled.is_set() and self.error is None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def state(self) -> Literal["ready", "loading", "failed"]:
+        """What /healthz shows: "ready", "loading" or "failed"."""
+        if self.failed:
+            return "failed"
+        return "ready" if self.ready else "loading"
 
     def set(self, value: Any) -> None:
         self.value = value
-        self._ready.set()
+        self._settled.set()
+
+    def fail(self, code: str) -> None:
+        self.error = code
+        self._settled.set()  # a request waiting for the models hears it at once
 
     async def wait(self, timeout_s: float) -> bool:
-        return await asyncio.to_thread(self._ready.wait, timeout_s)
+        """Wait until ready or failed (at most `timeout_s`); True when ready."""
+        await asyncio.to_thread(self._settled.wait, timeout_s)
+        return self.ready
 
 
 @dataclasses.dataclass

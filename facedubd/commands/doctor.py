@@ -144,7 +144,9 @@ def doctor(
         typer.Option("--data-dir", help="Data dir (default: FACEDUBD_DATA_DIR or the user's)."),
     ] = None,
 ) -> None:
-    """Check ffmpeg, onnxruntime, the models and the dirs; exit 1 if something needed is missing."""
+    """Check ffmpeg, onnxruntime, the models and the dirs; exit 1 if something needed is missing.
+
+    Exit codes: 0 ready, 1 not ready (each problem is named), 2 usage."""
     report = collect(paths.data_dir(data_dir), paths.cache_dir())
     typer.echo(json.dumps(report, indent=2) if as_json else render_text(report))
     if not report["ok"]:

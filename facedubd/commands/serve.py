@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from facedubd.errors import FacedubError
+from facedubd.commands.output import fail
+from facedubd.commands.run import Device
+from facedubd.errors import FacedubError, InvalidRequest
 from facedubd.paths import data_dir
 from facedubd.settings import load_settings
+
+MAX_PORT = 65535
 
 
 def serve(
@@ -24,7 +27,10 @@ def serve(
         int | None, typer.Option(help="Jobs run at once (setting `workers`, default 1).")
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto, cpu or cuda (setting `device`, default auto).")
+        Device | None,
+        typer.Option(
+            help="Where the models run (setting `device`, default auto; cuda: error if missing)."
+        ),
     ] = None,
     public_url: Annotated[
         str | None,
@@ -39,21 +45,26 @@ def serve(
         Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
     ] = None,
 ) -> None:
-    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain)."""
+    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain).
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT after the drain, 1 failed (another facedubd
+    on the socket, --device cuda without CUDA), 2 usage or configuration error (a flag, a
+    FACEDUBD_* variable or the config file; a port or socket that cannot be used); an
+    error prints one line `error: <code>: <sentence>` on stderr."""
     from facedubd.server import ServeOptions
     from facedubd.server import serve as run_server
 
-    if device is not None and device not in ("auto", "cpu", "cuda"):
-        _fail("invalid_request", "--device must be auto, cpu or cuda.")
-    if public_url is not None and not _is_http_url(public_url):
-        _fail(
-            "invalid_request",
-            f"--public-url must be an http:// or https:// URL, not {public_url!r}.",
-        )
-    flags: dict[str, Any] = {"workers": workers, "device": device}
+    flags: dict[str, Any] = {"workers": workers, "device": device and device.value}
     folder = data_dir(data)
     try:
+        if public_url is not None and not _is_http_url(public_url):
+            raise InvalidRequest(
+                f"--public-url must be an http:// or https:// URL, not {public_url!r}."
+            )
+        if not 0 <= port <= MAX_PORT:
+            raise InvalidRequest(f"--port must be 0-{MAX_PORT} (0: any free port), not {port}.")
         settings = load_settings(folder, config, flags)
+        check_device_available(settings.device)
         options = ServeOptions(
             data_dir=folder,
             settings=settings,
@@ -64,7 +75,18 @@ def serve(
         )
         raise typer.Exit(run_server(options))
     except FacedubError as error:
-        _fail(error.code, error.message)
+        fail(error)
+
+
+def check_device_available(device: str) -> None:
+    """Refuse, before anything is bound, a device whose execution provider this
+    onnxruntime lacks: the same check and sentence as `facedubd run --device cuda`
+    (DeviceUnavailable), never a daemon that serves but can prepare no model."""
+    if device != "cuda":
+        return  # cpu always runs; auto takes CUDA only when it is there
+    from facedubd.models.sessions import available_providers, provider_chain
+
+    provider_chain(device, available_providers())
 
 
 def _is_http_url(url: str) -> bool:
@@ -73,8 +95,3 @@ def _is_http_url(url: str) -> bool:
 
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _fail(code: str, message: str) -> None:
-    print(f"error: {code}: {message}", file=sys.stderr)
-    raise typer.Exit(1)

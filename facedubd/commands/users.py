@@ -15,7 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from facedubd.errors import FacedubError, InvalidRequest, NotFound
+from facedubd.commands.output import INTERRUPTED_EXIT, fail
+from facedubd.errors import AlreadyExists, Cancelled, FacedubError, InvalidRequest, NotFound
 from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
 from facedubd.settings import DaemonSettings, load_settings
 from facedubd.store import Store, User, open_store
@@ -23,8 +24,10 @@ from facedubd.store import Store, User, open_store
 PLANS = ("agency", "pro", "starter")
 T = TypeVar("T")
 
-users_app = typer.Typer(help="Manage accounts: create, list, suspend, plans, credits.")
-keys_app = typer.Typer(help="Manage API keys.")
+users_app = typer.Typer(
+    help="Manage accounts: create, list, suspend, plans, credits.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
@@ -46,8 +49,7 @@ def _run(data: Path | None, action: Callable[[Store, DaemonSettings, Path], Awai
     try:
         return asyncio.run(go())
     except FacedubError as error:
-        print(f"error: {error.code}: {error.message}", file=sys.stderr)
-        raise typer.Exit(4 if isinstance(error, NotFound) else 1) from None
+        fail(error)
 
 
 async def _user(store: Store, email: str) -> User:
@@ -109,14 +111,18 @@ def create(
     as_json: JsonFlag = False,
     data: DataDir = None,
 ) -> None:
-    """Create an account and print it with its first API key (shown once)."""
+    """Create an account and print it with its first API key (shown once).
+
+    Exit codes: 0 created, 1 failed, 2 usage (a bad email, plan or limit), 8 an account
+    with EMAIL already exists; an error prints one line `error: <code>: <sentence>` on
+    stderr."""
 
     async def action(store: Store, settings: DaemonSettings, folder: Path) -> tuple[User, str]:
         _check_plan(plan)
         if "@" not in email:
             raise InvalidRequest(f"{email} is not an email address.")
         if await store.user_by_email(email) is not None:
-            raise InvalidRequest(f"A user with the email {email} already exists.")
+            raise AlreadyExists(f"A user with the email {email} already exists.")
         limit = settings.default_credits_limit if credits_limit is None else credits_limit
         if not 0 <= limit <= MAX_CREDITS:
             raise InvalidRequest(f"--credits-limit must be a whole number from 0 to {MAX_CREDITS}.")
@@ -133,7 +139,10 @@ def create(
 
 @users_app.command("list")
 def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
-    """List every account."""
+    """List every account.
+
+    Exit codes: 0 listed, 1 failed, 2 usage; an error prints one line
+    `error: <code>: <sentence>` on stderr."""
 
     async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[User]:
         return await store.list_users()
@@ -170,26 +179,34 @@ def _update(data: Path | None, email: str, field: str, value: int | str) -> None
 
 @users_app.command("suspend")
 def suspend(email: str, data: DataDir = None) -> None:
-    """Suspend an account: its requests get 403 account_suspended."""
+    """Suspend an account: its requests get 403 account_suspended.
+
+    Exit codes: 0 done, 1 failed, 2 usage, 4 no user with EMAIL; an error prints one
+    line `error: <code>: <sentence>` on stderr."""
     _update(data, email, "suspended", 1)
     print(f"suspended {email}")
 
 
 @users_app.command("resume")
 def resume(email: str, data: DataDir = None) -> None:
-    """Lift a suspension."""
+    """Lift a suspension.
+
+    Exit codes: 0 done, 1 failed, 2 usage, 4 no user with EMAIL; an error prints one
+    line `error: <code>: <sentence>` on stderr."""
     _update(data, email, "suspended", 0)
     print(f"resumed {email}")
 
 
 @users_app.command("set-plan")
 def set_plan(email: str, plan: str, data: DataDir = None) -> None:
-    """Change an account's plan (agency, pro, starter; only agency has API access)."""
+    """Change an account's plan (agency, pro, starter; only agency has API access).
+
+    Exit codes: 0 done, 1 failed, 2 usage, 4 no user with EMAIL; an error prints one
+    line `error: <code>: <sentence>` on stderr."""
     try:
         _check_plan(plan)
     except InvalidRequest as error:
-        print(f"error: {error.code}: {error.message}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        fail(error)
     _update(data, email, "plan", plan)
     print(f"{email} is now on plan {plan}")
 
@@ -198,33 +215,58 @@ def set_plan(email: str, plan: str, data: DataDir = None) -> None:
 def set_overage(
     email: str, state: Annotated[str, typer.Argument(help="on or off")], data: DataDir = None
 ) -> None:
-    """Allow (on) or refuse (off, 403 credits_exhausted) jobs past the monthly credits."""
+    """Allow (on) or refuse (off, 403 credits_exhausted) jobs past the monthly credits.
+
+    Exit codes: 0 done, 1 failed, 2 usage, 4 no user with EMAIL; an error prints one
+    line `error: <code>: <sentence>` on stderr."""
     if state not in ("on", "off"):
-        print("error: invalid_request: give on or off.", file=sys.stderr)
-        raise typer.Exit(1)
+        fail(InvalidRequest(f"STATE must be on or off, not {state!r}."))
     _update(data, email, "overage_enabled", int(state == "on"))
     print(f"overage {state} for {email}")
 
 
 @users_app.command("grant")
 def grant(email: str, credits: int, data: DataDir = None) -> None:
-    """Add bonus credits to an account."""
+    """Add bonus credits to an account.
+
+    Exit codes: 0 done, 1 failed, 2 usage, 4 no user with EMAIL; an error prints one
+    line `error: <code>: <sentence>` on stderr."""
     if not 0 < credits <= MAX_CREDITS:
-        message = f"CREDITS must be a whole number from 1 to {MAX_CREDITS}."
-        print(f"error: invalid_request: {message}", file=sys.stderr)
-        raise typer.Exit(1)
+        fail(InvalidRequest(f"CREDITS must be a whole number from 1 to {MAX_CREDITS}."))
     _update(data, email, "bonus_credits", credits)
     print(f"granted {credits} bonus credits to {email}")
 
 
 @users_app.command("purge")
-def purge(email: str, data: DataDir = None) -> None:
-    """Delete an account with its keys, jobs and files; its ledger rows are kept."""
+def purge(
+    email: str,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Purge without asking (needed when stdin is not a terminal)."),
+    ] = False,
+    data: DataDir = None,
+) -> None:
+    """Delete an account with its keys, jobs and files; its ledger rows are kept.
 
-    async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
+    It asks you to type EMAIL first; --yes skips that (without a terminal it is required).
+
+    Exit codes: 0 purged, 1 failed or not confirmed, 2 usage (no --yes without a terminal,
+    the local owner account), 4 no user with EMAIL, 130 stopped by Ctrl-C; an error prints
+    one line `error: <code>: <sentence>` on stderr."""
+
+    async def look(store: Store, _s: DaemonSettings, _f: Path) -> tuple[int, int]:
         user = await _user(store, email)
         if user.is_local_owner:
             raise InvalidRequest("The local owner account cannot be purged.")
+        jobs = await store.list_jobs(user.id, 1_000_000, None)
+        return len(await store.active_keys(user.id)), len(jobs)
+
+    keys, jobs = _run(data, look)
+    if not yes:
+        _confirm_purge(email, keys, jobs)
+
+    async def action(store: Store, _s: DaemonSettings, folder: Path) -> int:
+        user = await _user(store, email)
         jobs = await store.list_jobs(user.id, 1_000_000, None)
         for job in jobs:
             shutil.rmtree(folder / "jobs" / job.id, ignore_errors=True)
@@ -235,6 +277,31 @@ def purge(email: str, data: DataDir = None) -> None:
     print(f"purged {email} and {count} job(s)")
 
 
+def _confirm_purge(email: str, keys: int, jobs: int) -> None:
+    """Ask for EMAIL typed back, as `gh repo delete` asks for the repository's name; the
+    questions go to stderr, so stdout stays the command's result."""
+    if not sys.stdin.isatty():
+        fail(
+            InvalidRequest(
+                f"users purge deletes {email} for good and stdin is not a terminal to ask "
+                "on: pass --yes to purge without asking."
+            )
+        )
+    sys.stderr.write(
+        f"This deletes {email} for good: the account, its {keys} active API key(s), "
+        f"{jobs} job(s) and their files (its ledger rows are kept).\n"
+        f"Type {email} to confirm: "
+    )
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stderr.write("\nerror: cancelled: Nothing was purged.\n")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+    if answer.strip() != email:
+        fail(Cancelled(f"Nothing was purged: the answer was not {email}."))
+
+
 @keys_app.command("create")
 def create_key(
     name: str,
@@ -242,7 +309,11 @@ def create_key(
     as_json: JsonFlag = False,
     data: DataDir = None,
 ) -> None:
-    """Create an API key for an account and print it (shown once)."""
+    """Create an API key for an account and print it (shown once).
+
+    Exit codes: 0 created, 1 failed, 2 usage (a bad NAME), 4 no user with that email, 8
+    the account has the most active keys allowed (setting max_active_keys); an error
+    prints one line `error: <code>: <sentence>` on stderr."""
 
     async def action(store: Store, settings: DaemonSettings, folder: Path) -> str:
         if not 1 <= len(name) <= 100:

@@ -57,8 +57,8 @@ def test_verify_flags_a_damaged_model_and_exits_non_zero(
 
 def test_fetch_of_an_unknown_model_prints_one_error_line() -> None:
     done = facedubd("models", "fetch", "no_such_model")
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith("error: model_error: unknown model 'no_such_model'")
+    assert done.returncode == 2 and done.stdout == ""  # a usage error, before any download
+    assert done.stderr.startswith("error: invalid_request: unknown model 'no_such_model'")
     assert done.stderr.count("\n") == 1
 
 

@@ -48,8 +48,11 @@ def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
     return done
 
 
-def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str) -> str:
-    assert done.returncode == 1, done.stderr
+def assert_one_error_line(
+    done: subprocess.CompletedProcess[str], code: str, status: int = 2
+) -> str:
+    """One `error: CODE: ...` line on stderr and exit STATUS (2: usage or configuration)."""
+    assert done.returncode == status, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {code}: "), done.stderr
@@ -77,6 +80,7 @@ def test_serve_with_a_config_file_that_is_not_toml(tmp_path: Path) -> None:
         ("FACEDUBD_WORKERS", "abc", "workers must be a whole number, got 'abc'"),
         ("FACEDUBD_RATE_WINDOW_S", "x", "rate_window_s must be a number, got 'x'"),
         ("FACEDUBD_DEVICE", "tpu", "device must be auto, cpu or cuda"),
+        ("FACEDUBD_MAX_ACTIVE_JOBS", "abc", "max_active_jobs must be a whole number, got 'abc'"),
     ],
 )
 def test_serve_refuses_a_bad_setting(
@@ -141,3 +145,119 @@ def test_help_shows_flags_as_flags(command: tuple[str, ...]) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "<bool>" not in shown.stdout
     assert "-h, --help" in shown.stdout
+
+
+def _cuda_available() -> bool:
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+@pytest.mark.skipif(_cuda_available(), reason="this onnxruntime has CUDA")
+@pytest.mark.parametrize("where", ["flag", "env", "config"])
+def test_serve_refuses_cuda_it_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """It used to start, log DeviceUnavailable and answer `models: loading` for ever."""
+    args = ["--port", "0"]
+    if where == "flag":
+        args += ["--device", "cuda"]
+    elif where == "env":
+        monkeypatch.setenv("FACEDUBD_DEVICE", "cuda")
+    else:
+        config = tmp_path / "facedubd.toml"
+        config.write_text('device = "cuda"\n')
+        args += ["--config", str(config)]
+    done = serve_refused(tmp_path, *args)
+    line = assert_one_error_line(done, "device_unavailable", status=1)  # as `facedubd run`
+    assert line.startswith("error: device_unavailable: device cuda was requested but ")
+    assert "has no CUDAExecutionProvider" in line and "onnxruntime-gpu" in line
+    assert not (tmp_path / "data").exists()  # refused before the data dir or a socket
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--device", "tpu"), "--device must be auto, cpu or cuda, not 'tpu'."),
+        (("--workers", "-1"), "setting workers must be 0 or more, got -1"),
+        (("--public-url", "notaurl"), "--public-url must be an http:// or https:// URL"),
+    ],
+)
+def test_serve_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], words: str) -> None:
+    """They all exited 1, as a failure does; `facedubd run` uses 2 for usage errors."""
+    done = serve_refused(tmp_path, "--port", "0", *args)
+    assert words in assert_one_error_line(done, "invalid_request", status=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "code"),
+    [
+        (("users", "create", "not-an-email"), 2, "invalid_request"),
+        (("users", "create", "new@example.com", "--plan", "gold"), 2, "invalid_request"),
+        (("users", "create", "ann@example.com"), 8, "already_exists"),
+        (("users", "suspend", "nobody@example.com"), 4, "not_found"),
+        (("users", "resume", "nobody@example.com"), 4, "not_found"),
+        (("users", "set-plan", "ann@example.com", "gold"), 2, "invalid_request"),
+        (("users", "set-overage", "ann@example.com", "maybe"), 2, "invalid_request"),
+        (("users", "grant", "ann@example.com", "0"), 2, "invalid_request"),
+        (("users", "grant", "nobody@example.com", "5"), 4, "not_found"),
+        (("keys", "create", "--user", "nobody@example.com", "ci"), 4, "not_found"),
+        (("keys", "create", "--user", "ann@example.com", "x" * 101), 2, "invalid_request"),
+        (("keys", "create", "--user", "ann@example.com", "second"), 8, "key_limit"),
+        (("models", "fetch", "no_such_model"), 2, "invalid_request"),
+        (("models", "verify", "no_such_model"), 2, "invalid_request"),
+        (("samples", "fetch", "no_such_sample.mp4"), 2, "invalid_request"),
+    ],
+)
+def test_admin_exit_codes_follow_the_codes_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], status: int, code: str
+) -> None:
+    """Usage 2, not found 4, refused (it conflicts with what exists) 8: a duplicate email
+    exited 1 like a failure while an unknown one exited 4."""
+    monkeypatch.setenv("FACEDUBD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FACEDUBD_MAX_ACTIVE_KEYS", "1")  # ann's first key is the last one
+    assert facedubd("users", "create", "ann@example.com").returncode == 0
+    done = facedubd(*args)
+    assert done.stdout == ""
+    assert_one_error_line(done, code, status=status)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("serve", "--device", "tpu"),
+            "--device must be auto, cpu or cuda, not 'tpu'. (see `facedubd serve -h`)",
+        ),
+        (
+            ("run", "p.jpg", "v.mp4", "-o", "o.mp4", "--device", "tpu"),
+            "--device must be auto, cpu or cuda, not 'tpu'. (see `facedubd run -h`)",
+        ),
+        (
+            ("serve", "--port", "abc"),
+            "--port must be a whole number, not 'abc'. (see `facedubd serve -h`)",
+        ),
+        (
+            ("users", "grant", "ann@example.com", "many"),
+            "CREDITS must be a whole number, not 'many'. (see `facedubd users grant -h`)",
+        ),
+        (
+            ("users", "create"),
+            "Missing argument 'email'. (see `facedubd users create -h`)",
+        ),
+        (("serve", "--bogus"), "No such option: --bogus"),
+        (("bogus",), "No such command 'bogus'. (see `facedubd -h`)"),
+    ],
+)
+def test_a_bad_command_line_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], line: str
+) -> None:
+    """`serve --device tpu` printed Usage, a hint and `Error: Invalid value for '--device':
+    Value error, 'tpu' is not one of 'auto', 'cpu', 'cuda'.` (the parser's wording)."""
+    monkeypatch.setenv("FACEDUBD_DATA_DIR", str(tmp_path / "data"))
+    done = facedubd(*args)
+    assert done.stdout == ""
+    got = assert_one_error_line(done, "invalid_request", status=2)
+    assert got.startswith(f"error: invalid_request: {line}"), got
+    assert "Value error" not in got and "Input should be" not in got
+    assert not (tmp_path / "data").exists()

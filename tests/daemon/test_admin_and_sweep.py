@@ -28,7 +28,7 @@ def test_admin_commands(tmp_path: Path) -> None:
     human = admin(tmp_path, "users", "create", "ben@example.com", "--plan", "pro")
     assert "API key (shown once): fdb_" in human.stdout
     dup = admin(tmp_path, "users", "create", "ann@example.com")
-    assert dup.returncode == 1 and dup.stderr.startswith("error: invalid_request:")
+    assert dup.returncode == 8 and dup.stderr.startswith("error: already_exists:")
     for args in (
         ("users", "suspend", "ann@example.com"),
         ("users", "set-overage", "ann@example.com", "off"),
@@ -45,13 +45,13 @@ def test_admin_commands(tmp_path: Path) -> None:
         "starter",
     )
     assert ann["credits_limit"] == 9 and listed["ben@example.com"]["plan"] == "pro"
-    assert admin(tmp_path, "users", "set-plan", "ann@example.com", "gold").returncode == 1
-    assert admin(tmp_path, "users", "set-overage", "ann@example.com", "maybe").returncode == 1
+    assert admin(tmp_path, "users", "set-plan", "ann@example.com", "gold").returncode == 2
+    assert admin(tmp_path, "users", "set-overage", "ann@example.com", "maybe").returncode == 2
     missing = admin(tmp_path, "users", "suspend", "nobody@example.com")
     assert missing.returncode == 4 and "nobody@example.com" in missing.stderr
     key = admin(tmp_path, "keys", "create", "--user", "ben@example.com", "ci", "--json")
     assert json.loads(key.stdout)["key"].startswith("fdb_")
-    assert admin(tmp_path, "users", "purge", "ben@example.com").returncode == 0
+    assert admin(tmp_path, "users", "purge", "ben@example.com", "--yes").returncode == 0
     emails = [u["email"] for u in json.loads(admin(tmp_path, "users", "list", "--json").stdout)]
     assert emails == ["ann@example.com"]
     assert (tmp_path / "facedubd.db").stat().st_mode & 0o777 == 0o600

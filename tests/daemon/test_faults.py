@@ -291,7 +291,7 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
         assert (after["status"], after["output_url"], after["artifacts"]) == ("completed", None, {})
         faults.tried("retention sweep of an output", 1, swept_after_expiry_s=round(swept_late_s, 1))
 
-        purged = daemon.admin("users", "purge", "kill9@example.com")
+        purged = daemon.admin("users", "purge", "kill9@example.com", "--yes")
         assert purged.returncode == 0, purged.stderr
         with daemon.client(key) as client:
             assert_problem(client.get("/usage"), 401, "unauthorized")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from facedubd.models.wheels import cache_lock
 from tests.harness import FACEDUBD, Daemon, make_daemon
 
 pytestmark = pytest.mark.slow
@@ -163,3 +165,57 @@ def test_a_crashed_child_fails_the_job_with_a_refund(
     assert failed["error_code"] == "pipeline_crashed" and "unexpectedly" in failed["error"]
     assert credits_used(daemon, key) == 0
     assert httpx.get(daemon.url + "/healthz").status_code == 200
+
+
+def test_models_that_cannot_be_prepared_say_failed_not_loading(tmp_path: Path) -> None:
+    """A cache the models cannot be written to used to leave `models: loading` for ever and
+    every POST /jobs a 503 models_loading to retry in vain: now the failure is said, once
+    and for good, and a request waiting for the models hears it at once."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "wheels").write_text("a file where the wheels folder goes")
+    daemon = make_daemon(tmp_path, {"models_wait_s": 60}, env={"FACEDUB_CACHE_DIR": str(cache)})
+    files = {"character_photo": ("p.jpg", b"x"), "reference_video": ("v.mp4", b"y")}
+    replies: list[httpx.Response] = []
+    try:
+        with cache_lock(cache):  # the daemon's preparation waits behind this lock
+            daemon.start()
+            assert httpx.get(daemon.url + "/healthz").json() == {
+                "status": "ok",
+                "models": "loading",
+            }
+            _, key = daemon.create_user("nomodels@example.com")
+
+            def post() -> None:
+                with daemon.client(key) as client:
+                    replies.append(client.post("/jobs", files=files, data={"duration": "2"}))
+
+            waiting = threading.Thread(target=post)
+            waiting.start()
+            time.sleep(1)  # the request is waiting for the models (up to models_wait_s, 60 s)
+        started = time.monotonic()
+        waiting.join(30)
+        assert time.monotonic() - started < 20, "the waiting request did not hear the failure"
+        assert [r.status_code for r in replies] == [503]
+        body = replies[0].json()
+        assert body["code"] == "models_unavailable" and "Retry-After" not in replies[0].headers
+        assert body["detail"] == (
+            "The face models could not be prepared, so no job can run (the daemon's log says "
+            "why); retrying does not help: fix the cause and restart facedubd."
+        )
+        assert httpx.get(daemon.url + "/healthz").json() == {
+            "status": "ok",
+            "models": "failed",
+            "models_error": "model_error",
+        }
+        with daemon.client(key) as client:
+            again = client.post("/jobs", files=files, data={"duration": "2"})
+            assert (again.status_code, again.json()["code"]) == (503, "models_unavailable")
+            assert "Retry-After" not in again.headers
+            assert client.get("/usage").json()["credits_used"] == 0
+        log = daemon.log_path.read_text()
+        assert "face models could not be prepared (model_error): " in log
+        assert "DeviceUnavailable" not in log and "Traceback" not in log
+    finally:
+        if daemon.proc is not None:
+            assert daemon.stop(timeout=30) == 0

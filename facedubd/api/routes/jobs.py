@@ -31,6 +31,7 @@ from facedubd.errors import (
     InvalidRequest,
     JobFinished,
     ModelsLoading,
+    ModelsUnavailable,
     NotFound,
     Unauthorized,
 )
@@ -99,6 +100,8 @@ def credits_for(duration: int, seconds_per_credit: int) -> int:
 
 async def _precheck(state: AppState, principal: Principal) -> None:
     """Cheap refusals before reading a large body (the transaction checks again)."""
+    if state.models.failed:
+        raise ModelsUnavailable()
     user = principal.user
     if await state.store.count_active_jobs(user.id) >= state.settings.max_active_jobs:
         raise ConcurrencyLimit(
@@ -126,11 +129,10 @@ def _require_files(upload: Upload) -> tuple[Path, Path]:
 
 
 async def _models(state: AppState) -> Any:
-    """The face models; a request that finds them loading waits `models_wait_s` at most."""
-    if state.models.error is not None:
-        raise ModelsLoading("The face models could not be prepared; see the daemon's log.")
+    """The face models; a request that finds them loading waits `models_wait_s` at most
+    (503 models_loading, retry later); failed models are 503 models_unavailable, final."""
     if not state.models.ready and not await state.models.wait(state.settings.models_wait_s):
-        raise ModelsLoading()
+        raise ModelsUnavailable() if state.models.failed else ModelsLoading()
     return state.models.value
 
 

@@ -20,10 +20,15 @@ def _static(name: str) -> str:
     return resources.files("facedubd.api").joinpath("static", name).read_text("utf-8")
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness and model readiness (no auth)")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    response_model_exclude_none=True,
+    summary="Liveness and model readiness (no auth)",
+)
 async def healthz(request: Request) -> Any:
-    ready = state_of(request).models.ready
-    return Health(status="ok", models="ready" if ready else "loading")
+    models = state_of(request).models
+    return Health(status="ok", models=models.state, models_error=models.error)
 
 
 @router.get("/docs", include_in_schema=False)
