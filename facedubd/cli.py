@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import Annotated, Any, NoReturn
@@ -84,6 +85,12 @@ class FacedubdGroup(TyperGroup):
             return super().invoke(ctx)
         except UsageError as error:
             usage_failure(error)
+        except OSError as error:  # a folder or file the command needs cannot be used
+            if os.environ.get("FACEDUB_DEBUG") == "1":  # as `facedubd run`
+                raise
+            where = f": {error.filename}" if error.filename else ""
+            sys.stderr.write(f"error: io_error: {error.strerror or error}{where}\n")
+            raise typer.Exit(1) from None
 
 
 HELP = """The FaceDub daemon: serve the REST API, run the face pipeline, manage models and users.

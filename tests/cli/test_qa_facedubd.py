@@ -261,3 +261,15 @@ def test_a_bad_command_line_is_one_error_line(
     assert got.startswith(f"error: invalid_request: {line}"), got
     assert "Value error" not in got and "Input should be" not in got
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("args", [("users", "list"), ("serve", "--port", "0")])
+def test_a_data_dir_that_cannot_be_made_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """FACEDUBD_DATA_DIR=/proc/nope crashed with a traceback (FileNotFoundError)."""
+    monkeypatch.setenv("FACEDUBD_DATA_DIR", "/proc/nope")
+    done = facedubd(*args)
+    assert done.stdout == ""
+    got = assert_one_error_line(done, "io_error", status=1)
+    assert got == "error: io_error: No such file or directory: /proc/nope"
