@@ -398,7 +398,10 @@ class FaceDubClient:
             total = int(response.headers.get("Content-Length") or 0)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".part")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except OSError as exc:
+                raise _naming(exc, target) from None
             received = 0
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -407,18 +410,26 @@ class FaceDubClient:
                         received += len(chunk)
                         if on_progress is not None:
                             on_progress(received, total or received)
+                partial.replace(target)
             except httpx.TransportError as exc:
                 partial.unlink(missing_ok=True)  # never leave half a video behind
                 raise FaceDubError(
                     "connection_failed", f"download broke off: {_reason(exc)}"
                 ) from exc
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise _naming(exc, target) from None
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-            partial.replace(target)
             return target
         finally:
             response.close()
+
+
+def _naming(error: OSError, target: Path) -> OSError:
+    """The same error about `target`, the path the caller gave, not our `.part` file."""
+    return type(error)(error.errno, error.strerror or str(error), str(target))
 
 
 def _reason(exc: Exception) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -54,10 +56,47 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
         raise typer.Exit(130) from None
 
 
-def check_output(output: Path | None) -> None:
-    """Refuse `-o FOLDER` before anything is uploaded, charged or downloaded."""
-    if output is not None and output.is_dir():
+def check_output(output: Path | None, default: str = "ID.mp4") -> None:
+    """Refuse an -o (None: ./`default`) that cannot be written before anything is uploaded,
+    charged or downloaded: a folder, something that is not a file, a parent that is a
+    file, or a folder that cannot be made or written in."""
+    if output is None:
+        problem = unwritable(Path.cwd())
+        if problem:
+            raise FaceDubError(
+                "usage_error", f"without -o the video would go to ./{default}, but {problem}"
+            )
+        return
+    if output.is_dir():
         raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
+    if os.path.lexists(output) and not output.is_file():
+        raise FaceDubError("usage_error", f"-o {output} exists and is not a regular file")
+    problem = unwritable(output.parent)
+    if problem:
+        raise FaceDubError("usage_error", f"-o {output}: {problem}")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (made as needed), or None when they can.
+
+    The nearest folder that exists is tried for real (a file or folder made and removed
+    at once), so a read-only or virtual file system (/proc) is found as well as modes."""
+    base = folder
+    while not os.path.lexists(base) and base.parent != base:
+        base = base.parent
+    if not base.is_dir():
+        return f"{base} is {'a file, not a folder' if os.path.lexists(base) else 'missing'}"
+    try:
+        if base == folder:
+            handle, name = tempfile.mkstemp(prefix=".facedub-", dir=base)
+            os.close(handle)
+            os.unlink(name)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".facedub-", dir=base))
+    except OSError as error:
+        verb = "write in" if base == folder else "make folders in"
+        return f"cannot {verb} {base} ({error.strerror or error})"
+    return None
 
 
 def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
@@ -123,7 +162,8 @@ def create(
     With --wait (or -o): follow it live, download the video when done, exit 6 if it fails.
     """
     state = get_state(ctx)
-    check_output(output)
+    if wait or output is not None:
+        check_output(output)
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -255,7 +295,7 @@ def download(
 ) -> None:
     """Download a completed job's video (and with --views its views and preview)."""
     state = get_state(ctx)
-    check_output(output)
+    check_output(output, f"{job_id}.mp4")
     target = output or Path(f"{job_id}.mp4")
     with state.client() as client:
         job = client.get_job(job_id)
