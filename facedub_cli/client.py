@@ -371,7 +371,8 @@ class FaceDubClient:
         dest: str | os.PathLike[str],
         on_progress: ProgressCallback | None = None,
     ) -> Path:
-        """Fetch a signed URL into `dest` (0600, written whole or not at all)."""
+        """Fetch a signed URL into `dest` (0600, written whole or not at all; folders it
+        makes for it are 0700)."""
         target = Path(dest)
         if self._routes_through_api(url):
             parts = urlsplit(url)
@@ -396,7 +397,7 @@ class FaceDubClient:
                 response.read()
                 raise error_from_response(response)
             total = int(response.headers.get("Content-Length") or 0)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(target.parent)
             partial = target.with_name(target.name + ".part")
             try:
                 fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -425,6 +426,19 @@ class FaceDubClient:
             return target
         finally:
             response.close()
+
+
+def make_private_dirs(folder: str | os.PathLike[str]) -> None:
+    """Make `folder` and any missing parents 0700 (they hold faces: personal data);
+    folders that already exist are left as they are."""
+    path = Path(folder)
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    for made in reversed(missing):
+        made.mkdir(mode=0o700)
+        os.chmod(made, 0o700)  # whatever the umask
 
 
 def _naming(error: OSError, target: Path) -> OSError:

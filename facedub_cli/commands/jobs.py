@@ -311,7 +311,6 @@ def download(
             folder = target.with_name(target.stem + "_views")
             for name, url in artifact_urls(job.get("artifacts") or {}):
                 path = artifact_path(folder, name, url)
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 saved.append(_download(client, url, path, state))
     if state.json:
         print_raw(body)

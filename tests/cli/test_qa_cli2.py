@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,3 +90,38 @@ def test_a_failed_write_names_the_path_given_not_the_part_file(
         assert client.download(url, target) == target
     assert target.stat().st_size > 0
     assert [path.name for path in tmp_path.iterdir()] == ["ok.mp4"]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_folders_made_for_outputs_are_private(
+    daemon: Daemon, done_job: str, tmp_path: Path
+) -> None:
+    os.chmod(tmp_path, 0o755)  # a folder that was there is left as it is
+    target = tmp_path / "dl" / "deeper" / "x.mp4"
+    got = run_facedub("jobs", "download", done_job, "-o", str(target), "--views", daemon=daemon)
+    assert got.code == 0, got.stderr
+    views = tmp_path / "dl" / "deeper" / "x_views"
+    assert got.stdout.splitlines()[0] == str(target)
+    assert (views / "front.png").stat().st_size > 0
+    made = [tmp_path / "dl", tmp_path / "dl" / "deeper", views]
+    assert [oct(mode(folder)) for folder in made] == ["0o700"] * 3
+    files = [target, *views.iterdir()]
+    assert len(files) >= 5
+    assert {oct(mode(path)) for path in files} == {"0o600"}
+    assert mode(tmp_path) == 0o755
+
+
+def test_the_config_file_is_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"XDG_CONFIG_HOME": str(home)}
+    done = run_facedub("--profile", "lan", "config", "set", "api_url", "http://h:1", env=env)
+    assert done.code == 0, done.stderr
+    path = home / "facedub" / "config.toml"
+    assert (mode(path.parent), mode(path)) == (0o700, 0o600)
+    os.chmod(path, 0o644)  # as an earlier version wrote it
+    assert run_facedub("config", "use", "lan", env=env).code == 0
+    assert mode(path) == 0o600
+    assert 'profile = "lan"' in path.read_text()
