@@ -30,6 +30,25 @@ app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id (see `jobs list`).")]
 
 
+def seconds(text: str) -> int:
+    """--duration's value: a whole number (the server checks the range: invalid_duration)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a whole number of seconds") from None
+
+
+def list_limit(text: str) -> int:
+    """--limit's value, checked here: the server takes 1-50."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 50:
+        raise typer.BadParameter(f"{text!r} is not a whole number from 1 to 50")
+    return value
+
+
 def _failure(job: dict[str, Any]) -> FaceDubError:
     reason = job.get("error") or "no reason given"
     code = job.get("error_code") or "failed"
@@ -145,7 +164,12 @@ def create(
     ],
     duration: Annotated[
         int | None,
-        typer.Option("--duration", "-d", help="Seconds of video to make, 1-30 (server default 5)."),
+        typer.Option(
+            "--duration",
+            "-d",
+            parser=seconds,
+            help="Seconds of video to make, 1-30 (server default 5).",
+        ),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", "-w", help="Follow the job live, then download the video.")
@@ -221,7 +245,10 @@ def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
 def list_jobs(
     ctx: typer.Context,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="At most this many (1-50), newest first.")
+        int | None,
+        typer.Option(
+            "--limit", "-n", parser=list_limit, help="At most this many (1-50), newest first."
+        ),
     ] = None,
 ) -> None:
     """List your recent jobs, newest first."""

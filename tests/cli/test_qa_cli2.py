@@ -125,3 +125,50 @@ def test_the_config_file_is_private(tmp_path: Path) -> None:
     assert run_facedub("config", "use", "lan", env=env).code == 0
     assert mode(path) == 0o600
     assert 'profile = "lan"' in path.read_text()
+
+
+def test_bad_numbers_are_one_plain_usage_line_and_nothing_is_sent(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not looked at")
+    nowhere = {"FACEDUB_SOCKET": str(tmp_path / "none.sock")}  # a request would be exit 7
+    cases = [
+        (
+            ["jobs", "create", str(photo), str(photo), "--duration", "abc"],
+            "Invalid value for '--duration' / '-d': 'abc' is not a whole number of seconds "
+            "(see `facedub jobs create -h`)",
+        ),
+        (
+            ["jobs", "create", str(photo), str(photo), "-d", "2.5"],
+            "Invalid value for '--duration' / '-d': '2.5' is not a whole number of seconds "
+            "(see `facedub jobs create -h`)",
+        ),
+    ]
+    for limit in ("0", "51", "-1", "abc"):
+        cases.append(
+            (
+                ["jobs", "list", "-n", limit],
+                f"Invalid value for '--limit' / '-n': '{limit}' is not a whole number from 1 "
+                "to 50 (see `facedub jobs list -h`)",
+            )
+        )
+    for args, sentence in cases:
+        for env in ({}, nowhere):
+            result = run_facedub(*args, daemon=daemon, env=env)
+            assert result.code == 2, (args, result.stderr)
+            assert one_error_line(result, "usage_error") == f"error: usage_error: {sentence}"
+    for limit in ("1", "50"):
+        assert run_facedub("jobs", "list", "-n", limit, daemon=daemon).code == 0
+
+
+def test_a_bad_facedub_retries_is_refused(daemon: Daemon) -> None:
+    for raw in ("abc", "-1", "1.5", "3x"):
+        result = run_facedub("usage", daemon=daemon, env={"FACEDUB_RETRIES": raw})
+        assert result.code == 2, (raw, result.stderr)
+        assert one_error_line(result, "usage_error") == (
+            f"error: usage_error: FACEDUB_RETRIES must be a whole number, 0 or more, not {raw!r}"
+        )
+    for raw in ("0", "5", " 2 ", ""):
+        result = run_facedub("--json", "usage", daemon=daemon, env={"FACEDUB_RETRIES": raw})
+        assert result.code == 0, (raw, result.stderr)
