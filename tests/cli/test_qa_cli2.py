@@ -172,3 +172,42 @@ def test_a_bad_facedub_retries_is_refused(daemon: Daemon) -> None:
     for raw in ("0", "5", " 2 ", ""):
         result = run_facedub("--json", "usage", daemon=daemon, env={"FACEDUB_RETRIES": raw})
         assert result.code == 0, (raw, result.stderr)
+
+
+def compact(line: str) -> str:
+    return json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":"))
+
+
+def test_every_json_output_is_compact_one_object_a_line(
+    daemon: Daemon, done_job: str, sample: Sample, tmp_path: Path
+) -> None:
+    photo, video = sample("grace_hopper.jpg"), sample("single_face.mp4")
+    waited = run_facedub(
+        "jobs", "create", str(photo), str(video), "-d", "1", "--wait", "--json",
+        "-o", str(tmp_path / "w.mp4"), daemon=daemon, timeout=300,
+    )  # fmt: skip
+    assert waited.code == 0, waited.stderr
+    watched = run_facedub("jobs", "watch", done_job, "--json", daemon=daemon)
+    assert watched.code == 0, watched.stderr
+    outputs = {"create --wait": waited.stdout, "watch": watched.stdout}
+    for name, args in {
+        "get": ["jobs", "get", done_job],
+        "list": ["jobs", "list"],
+        "keys": ["keys", "list"],
+        "usage": ["usage"],
+        "config": ["config", "show"],
+    }.items():
+        result = run_facedub("--json", *args, daemon=daemon)
+        assert result.code == 0, (name, result.stderr)
+        outputs[name] = result.stdout
+    for name, stdout in outputs.items():
+        lines = stdout.splitlines()
+        assert lines and stdout.endswith("\n"), name
+        assert all(line == compact(line) for line in lines), (name, stdout)
+    assert len(outputs["create --wait"].splitlines()) == 1
+    assert json.loads(outputs["create --wait"])["status"] == "completed"
+    assert [json.loads(line)["status"] for line in outputs["watch"].splitlines()] == ["completed"]
+    # a stream event and the GET body are the same object, written the same way
+    event, body = json.loads(outputs["watch"]), json.loads(outputs["get"])
+    assert list(event) == list(body)
+    assert event["id"] == body["id"] == done_job
