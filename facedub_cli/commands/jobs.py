@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,7 +28,24 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 
-JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id (see `jobs list`).")]
+# facedubd's ids are 12 hex digits, as the hosted API's examples; what is checked here is
+# only what any id must be to stay one URL path segment (no `/`, `..`, `?`, `%`, space).
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def job_id_value(text: str) -> str:
+    """A job id as typed: refused here when it cannot be one (nothing is sent)."""
+    if not JOB_ID.fullmatch(text):
+        raise typer.BadParameter(
+            f"{text!r} cannot be a job id: ids are letters, digits, '-' and '_', like 0123456789ab"
+        )
+    return text
+
+
+JobId = Annotated[
+    str,
+    typer.Argument(metavar="ID", parser=job_id_value, help="The job's id (see `jobs list`)."),
+]
 
 
 def seconds(text: str) -> int:

@@ -211,3 +211,24 @@ def test_every_json_output_is_compact_one_object_a_line(
     event, body = json.loads(outputs["watch"]), json.loads(outputs["get"])
     assert list(event) == list(body)
     assert event["id"] == body["id"] == done_job
+
+
+def test_an_id_that_cannot_be_a_job_id_is_refused_without_a_request(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    nowhere = {"FACEDUB_SOCKET": str(tmp_path / "none.sock")}  # a request would be exit 7
+    cases = [("get", bad, nowhere) for bad in ("a/b", "..", "x y", "a?b", "%2e%2e", "", "a" * 65)]
+    for command in ("get", "watch", "download", "cancel", "delete"):
+        cases += [(command, "../../etc", {}), (command, "a/b", nowhere)]
+    for command, bad, env in cases:
+        result = run_facedub("jobs", command, bad, daemon=daemon, env=env)
+        assert result.code == 2, (bad, command, result.stderr)
+        assert one_error_line(result, "usage_error") == (
+            f"error: usage_error: Invalid value for 'ID': {bad!r} cannot be a job id: "
+            "ids are letters, digits, '-' and '_', like 0123456789ab "
+            f"(see `facedub jobs {command} -h`)"
+        )
+    assert list(tmp_path.iterdir()) == []
+    unknown = run_facedub("jobs", "get", "Some_other-Id9", daemon=daemon)  # asked, not known
+    assert unknown.code == 4
+    one_error_line(unknown, "not_found")
