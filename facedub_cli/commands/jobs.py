@@ -245,6 +245,16 @@ def _print_created(created: dict[str, Any], state: AppState) -> None:
         note(f"follow it: facedub jobs watch {created.get('job_id')}")
 
 
+def credits_text(job: dict[str, Any]) -> str:
+    """`credits_charged`, and whether it was given back: facedubd refunds every job it
+    fails (a cancel too) in the same step that sets `error_code`, so a failed job with
+    one was refunded; the number stays what was charged, as the API reports it."""
+    charged = str(job.get("credits_charged"))
+    if job.get("status") == "failed" and job.get("error_code"):
+        return f"{charged} (refunded)"
+    return charged
+
+
 def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
@@ -252,7 +262,7 @@ def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
             str(job.get("status")),
             str(job.get("stage") or "-"),
             f"{job.get('duration_seconds')}s",
-            str(job.get("credits_charged")),
+            credits_text(job),
             age(job.get("created_at")),
         ]
         for job in jobs
@@ -289,7 +299,7 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
         pairs.append(("progress", f"{float(job['progress']):.0%}"))
     pairs += [
         ("duration", f"{job.get('duration_seconds')}s"),
-        ("credits", str(job.get("credits_charged"))),
+        ("credits", credits_text(job)),
         ("created", f"{age(job.get('created_at'))} ago"),
     ]
     if job.get("error"):

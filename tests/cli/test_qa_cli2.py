@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from facedub_cli import FaceDubClient
-from tests.cli.harness import Daemon, one_error_line, run_facedub
+from tests.cli.harness import Daemon, one_error_line, run_facedub, start_daemon, stop_daemon
 
 Sample = Callable[[str], Path]
 
@@ -232,3 +232,53 @@ def test_an_id_that_cannot_be_a_job_id_is_refused_without_a_request(
     unknown = run_facedub("jobs", "get", "Some_other-Id9", daemon=daemon)  # asked, not known
     assert unknown.code == 4
     one_error_line(unknown, "not_found")
+
+
+def test_a_cancelled_job_shows_its_credits_as_refunded(
+    sample: Sample, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    idle = start_daemon(tmp_path_factory.mktemp("idle"), {"FACEDUBD_WORKERS": "0"})
+    try:
+        photo, video = str(sample("grace_hopper.jpg")), str(sample("single_face.mp4"))
+        ids = []
+        for _ in range(2):
+            made = run_facedub("--json", "jobs", "create", photo, video, "-d", "2", daemon=idle)
+            assert made.code == 0, made.stderr
+            ids.append(json.loads(made.stdout)["job_id"])
+        kept, cancelled = ids
+        assert run_facedub("jobs", "cancel", cancelled, daemon=idle).code == 0
+        shown = run_facedub("jobs", "get", cancelled, daemon=idle)
+        assert shown.code == 0, shown.stderr
+        fields = dict(line.split(":", 1) for line in shown.stdout.splitlines())
+        assert fields["status"].strip() == "failed"
+        assert fields["credits"].strip() == "1 (refunded)"
+        queued = dict(
+            line.split(":", 1)
+            for line in run_facedub("jobs", "get", kept, daemon=idle).stdout.splitlines()
+        )
+        assert queued["credits"].strip() == "1"
+        header, *rows = run_facedub("jobs", "list", daemon=idle).stdout.splitlines()
+        assert header.split()[4] == "CREDITS"
+        assert [row.split()[:5] for row in rows] == [
+            [cancelled, "failed", "queued", "2s", "1"],
+            [kept, "queued", "queued", "2s", "1"],
+        ]
+        assert rows[0].split()[5] == "(refunded)"
+        assert rows[1].split()[5].endswith("s")  # the age: nothing was refunded
+        body = json.loads(run_facedub("--json", "jobs", "get", cancelled, daemon=idle).stdout)
+        assert (body["credits_charged"], body["error_code"]) == (1, "cancelled")  # as sent
+        usage = json.loads(run_facedub("--json", "usage", daemon=idle).stdout)
+        assert usage["credits_used"] == 1  # only the queued job's
+    finally:
+        stop_daemon(idle)
+
+
+def test_refunded_is_said_only_when_the_job_object_says_so() -> None:
+    from facedub_cli.commands.jobs import credits_text
+
+    assert credits_text({"status": "failed", "error_code": "cancelled", "credits_charged": 4}) == (
+        "4 (refunded)"
+    )
+    # a job object without facedubd's error_code (the hosted spec's fields) makes no claim
+    assert credits_text({"status": "failed", "credits_charged": 4}) == "4"
+    assert credits_text({"status": "completed", "error_code": None, "credits_charged": 4}) == "4"
