@@ -352,6 +352,9 @@ def download(
     state = get_state(ctx)
     check_output(output, f"{job_id}.mp4")
     target = output or Path(f"{job_id}.mp4")
+    folder = target.with_name(target.stem + "_views")
+    if views and os.path.lexists(folder) and not folder.is_dir():
+        raise FaceDubError("usage_error", f"--views: {folder} is a file, not a folder")
     with state.client() as client:
         job = client.get_job(job_id)
         body = client.last_body
@@ -363,7 +366,6 @@ def download(
             )
         saved = [_download(client, str(job["output_url"]), target, state)]
         if views:
-            folder = target.with_name(target.stem + "_views")
             for name, url in artifact_urls(job.get("artifacts") or {}):
                 path = artifact_path(folder, name, url)
                 saved.append(_download(client, url, path, state))

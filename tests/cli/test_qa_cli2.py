@@ -282,3 +282,17 @@ def test_refunded_is_said_only_when_the_job_object_says_so() -> None:
     # a job object without facedubd's error_code (the hosted spec's fields) makes no claim
     assert credits_text({"status": "failed", "credits_charged": 4}) == "4"
     assert credits_text({"status": "completed", "error_code": None, "credits_charged": 4}) == "4"
+
+
+def test_a_views_folder_that_is_a_file_is_refused_before_any_download(
+    daemon: Daemon, done_job: str, tmp_path: Path
+) -> None:
+    (tmp_path / "v_views").write_text("a file")
+    got = run_facedub(
+        "jobs", "download", done_job, "-o", str(tmp_path / "v.mp4"), "--views", daemon=daemon
+    )
+    assert got.code == 2, got.stderr
+    assert one_error_line(got, "usage_error") == (
+        f"error: usage_error: --views: {tmp_path / 'v_views'} is a file, not a folder"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["v_views"]  # no video either
