@@ -371,7 +371,8 @@ class FaceDubClient:
         dest: str | os.PathLike[str],
         on_progress: ProgressCallback | None = None,
     ) -> Path:
-        """Fetch a signed URL into `dest` (0600, written whole or not at all)."""
+        """Fetch a signed URL into `dest` (0600, written whole or not at all; folders it
+        makes for it are 0700)."""
         target = Path(dest)
         if self._routes_through_api(url):
             parts = urlsplit(url)
@@ -396,9 +397,12 @@ class FaceDubClient:
                 response.read()
                 raise error_from_response(response)
             total = int(response.headers.get("Content-Length") or 0)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(target.parent)
             partial = target.with_name(target.name + ".part")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except OSError as exc:
+                raise _naming(exc, target) from None
             received = 0
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -407,18 +411,39 @@ class FaceDubClient:
                         received += len(chunk)
                         if on_progress is not None:
                             on_progress(received, total or received)
+                partial.replace(target)
             except httpx.TransportError as exc:
                 partial.unlink(missing_ok=True)  # never leave half a video behind
                 raise FaceDubError(
                     "connection_failed", f"download broke off: {_reason(exc)}"
                 ) from exc
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise _naming(exc, target) from None
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-            partial.replace(target)
             return target
         finally:
             response.close()
+
+
+def make_private_dirs(folder: str | os.PathLike[str]) -> None:
+    """Make `folder` and any missing parents 0700 (they hold faces: personal data);
+    folders that already exist are left as they are."""
+    path = Path(folder)
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    for made in reversed(missing):
+        made.mkdir(mode=0o700)
+        os.chmod(made, 0o700)  # whatever the umask
+
+
+def _naming(error: OSError, target: Path) -> OSError:
+    """The same error about `target`, the path the caller gave, not our `.part` file."""
+    return type(error)(error.errno, error.strerror or str(error), str(target))
 
 
 def _reason(exc: Exception) -> str:

@@ -62,9 +62,14 @@ def dump_config(config: dict[str, Any]) -> str:
 
 
 def save_config(config: dict[str, Any], path: Path | None = None) -> Path:
+    """Write the config file 0600 in a 0700 folder, as the key file beside it is."""
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_config(config))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(dump_config(config))
+    os.chmod(path, 0o600)  # a file written 0644 by an earlier version, too
     return path
 
 

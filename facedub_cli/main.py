@@ -150,7 +150,9 @@ def root(
     ] = None,
     json_output: Annotated[
         bool,
-        typer.Option("--json", help="Print exactly the API's JSON body on stdout."),
+        typer.Option(
+            "--json", help="Print the API's JSON body on stdout (compact, one line each)."
+        ),
     ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")

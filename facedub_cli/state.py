@@ -70,9 +70,19 @@ def unauthorized_hint(profile: str, source: str | None) -> str:
 
 
 def retries_setting() -> int:
-    """How often a rate_limited / models_loading answer is retried: FACEDUB_RETRIES, else 3."""
-    raw = os.environ.get("FACEDUB_RETRIES", "")
-    return int(raw) if raw.isdigit() else 3
+    """How often a rate_limited / models_loading answer is retried: FACEDUB_RETRIES, else 3.
+
+    Anything but a whole number, 0 or more, is refused (usage_error, exit 2)."""
+    from facedub_cli.errors import FaceDubError
+
+    raw = os.environ.get("FACEDUB_RETRIES", "").strip()
+    if not raw:
+        return 3
+    if not (raw.isascii() and raw.isdigit()):
+        raise FaceDubError(
+            "usage_error", f"FACEDUB_RETRIES must be a whole number, 0 or more, not {raw!r}"
+        )
+    return int(raw)
 
 
 def get_state(ctx: typer.Context) -> AppState:

@@ -25,9 +25,33 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def compact_json(value: Any) -> str:
+    """JSON on one line with no spaces between tokens, as facedubd writes its bodies."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def print_raw(text: str) -> None:
-    """Print an API body exactly as received (the --json contract), one line each."""
-    sys.stdout.write(text.rstrip("\n") + "\n")
+    """Print an API body (the --json contract) on one line, compact: the same JSON value
+    as received, so every --json output looks alike whether it came from a response
+    body or a stream event (facedubd writes those with spaces)."""
+    import json
+
+    try:
+        line = compact_json(json.loads(text))
+    except ValueError:  # not JSON: as received
+        line = text.strip("\n")
+    print_line(line)
+
+
+def print_json(value: Any) -> None:
+    """Print a body the CLI made itself (`config show --json`) as print_raw would."""
+    print_line(compact_json(value))
+
+
+def print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from facedub_cli import config as settings
 from facedub_cli.errors import FaceDubError
 from facedub_cli.state import get_state
-from facedub_cli.ui import print_fields
+from facedub_cli.ui import print_fields, print_json
 
 app = typer.Typer(help="Show and change the CLI's settings (profiles).", no_args_is_help=True)
 
@@ -37,7 +36,7 @@ def show(ctx: typer.Context) -> None:
             "config_file": str(settings.config_path()),
             "profiles": profiles,
         }
-        print(json.dumps(body))
+        print_json(body)
         return
     print_fields(
         [
@@ -64,7 +63,7 @@ def _show_unknown(active: str, profiles: dict[str, dict[str, str]], as_json: boo
             "config_file": str(settings.config_path()),
             "profiles": profiles,
         }
-        print(json.dumps(body))
+        print_json(body)
         return
     print_fields(
         [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -25,7 +28,43 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 
-JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id (see `jobs list`).")]
+# facedubd's ids are 12 hex digits, as the hosted API's examples; what is checked here is
+# only what any id must be to stay one URL path segment (no `/`, `..`, `?`, `%`, space).
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def job_id_value(text: str) -> str:
+    """A job id as typed: refused here when it cannot be one (nothing is sent)."""
+    if not JOB_ID.fullmatch(text):
+        raise typer.BadParameter(
+            f"{text!r} cannot be a job id: ids are letters, digits, '-' and '_', like 0123456789ab"
+        )
+    return text
+
+
+JobId = Annotated[
+    str,
+    typer.Argument(metavar="ID", parser=job_id_value, help="The job's id (see `jobs list`)."),
+]
+
+
+def seconds(text: str) -> int:
+    """--duration's value: a whole number (the server checks the range: invalid_duration)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a whole number of seconds") from None
+
+
+def list_limit(text: str) -> int:
+    """--limit's value, checked here: the server takes 1-50."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 50:
+        raise typer.BadParameter(f"{text!r} is not a whole number from 1 to 50")
+    return value
 
 
 def _failure(job: dict[str, Any]) -> FaceDubError:
@@ -54,10 +93,47 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
         raise typer.Exit(130) from None
 
 
-def check_output(output: Path | None) -> None:
-    """Refuse `-o FOLDER` before anything is uploaded, charged or downloaded."""
-    if output is not None and output.is_dir():
+def check_output(output: Path | None, default: str = "ID.mp4") -> None:
+    """Refuse an -o (None: ./`default`) that cannot be written before anything is uploaded,
+    charged or downloaded: a folder, something that is not a file, a parent that is a
+    file, or a folder that cannot be made or written in."""
+    if output is None:
+        problem = unwritable(Path.cwd())
+        if problem:
+            raise FaceDubError(
+                "usage_error", f"without -o the video would go to ./{default}, but {problem}"
+            )
+        return
+    if output.is_dir():
         raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
+    if os.path.lexists(output) and not output.is_file():
+        raise FaceDubError("usage_error", f"-o {output} exists and is not a regular file")
+    problem = unwritable(output.parent)
+    if problem:
+        raise FaceDubError("usage_error", f"-o {output}: {problem}")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (made as needed), or None when they can.
+
+    The nearest folder that exists is tried for real (a file or folder made and removed
+    at once), so a read-only or virtual file system (/proc) is found as well as modes."""
+    base = folder
+    while not os.path.lexists(base) and base.parent != base:
+        base = base.parent
+    if not base.is_dir():
+        return f"{base} is {'a file, not a folder' if os.path.lexists(base) else 'missing'}"
+    try:
+        if base == folder:
+            handle, name = tempfile.mkstemp(prefix=".facedub-", dir=base)
+            os.close(handle)
+            os.unlink(name)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".facedub-", dir=base))
+    except OSError as error:
+        verb = "write in" if base == folder else "make folders in"
+        return f"cannot {verb} {base} ({error.strerror or error})"
+    return None
 
 
 def _download(client: FaceDubClient, url: str, dest: Path, state: AppState) -> Path:
@@ -106,7 +182,12 @@ def create(
     ],
     duration: Annotated[
         int | None,
-        typer.Option("--duration", "-d", help="Seconds of video to make, 1-30 (server default 5)."),
+        typer.Option(
+            "--duration",
+            "-d",
+            parser=seconds,
+            help="Seconds of video to make, 1-30 (server default 5).",
+        ),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", "-w", help="Follow the job live, then download the video.")
@@ -123,7 +204,8 @@ def create(
     With --wait (or -o): follow it live, download the video when done, exit 6 if it fails.
     """
     state = get_state(ctx)
-    check_output(output)
+    if wait or output is not None:
+        check_output(output)
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -163,6 +245,16 @@ def _print_created(created: dict[str, Any], state: AppState) -> None:
         note(f"follow it: facedub jobs watch {created.get('job_id')}")
 
 
+def credits_text(job: dict[str, Any]) -> str:
+    """`credits_charged`, and whether it was given back: facedubd refunds every job it
+    fails (a cancel too) in the same step that sets `error_code`, so a failed job with
+    one was refunded; the number stays what was charged, as the API reports it."""
+    charged = str(job.get("credits_charged"))
+    if job.get("status") == "failed" and job.get("error_code"):
+        return f"{charged} (refunded)"
+    return charged
+
+
 def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
@@ -170,7 +262,7 @@ def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
             str(job.get("status")),
             str(job.get("stage") or "-"),
             f"{job.get('duration_seconds')}s",
-            str(job.get("credits_charged")),
+            credits_text(job),
             age(job.get("created_at")),
         ]
         for job in jobs
@@ -181,7 +273,10 @@ def job_rows(jobs: list[dict[str, Any]]) -> list[list[str]]:
 def list_jobs(
     ctx: typer.Context,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="At most this many (1-50), newest first.")
+        int | None,
+        typer.Option(
+            "--limit", "-n", parser=list_limit, help="At most this many (1-50), newest first."
+        ),
     ] = None,
 ) -> None:
     """List your recent jobs, newest first."""
@@ -204,7 +299,7 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
         pairs.append(("progress", f"{float(job['progress']):.0%}"))
     pairs += [
         ("duration", f"{job.get('duration_seconds')}s"),
-        ("credits", str(job.get("credits_charged"))),
+        ("credits", credits_text(job)),
         ("created", f"{age(job.get('created_at'))} ago"),
     ]
     if job.get("error"):
@@ -255,8 +350,11 @@ def download(
 ) -> None:
     """Download a completed job's video (and with --views its views and preview)."""
     state = get_state(ctx)
-    check_output(output)
+    check_output(output, f"{job_id}.mp4")
     target = output or Path(f"{job_id}.mp4")
+    folder = target.with_name(target.stem + "_views")
+    if views and os.path.lexists(folder) and not folder.is_dir():
+        raise FaceDubError("usage_error", f"--views: {folder} is a file, not a folder")
     with state.client() as client:
         job = client.get_job(job_id)
         body = client.last_body
@@ -268,10 +366,8 @@ def download(
             )
         saved = [_download(client, str(job["output_url"]), target, state)]
         if views:
-            folder = target.with_name(target.stem + "_views")
             for name, url in artifact_urls(job.get("artifacts") or {}):
                 path = artifact_path(folder, name, url)
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 saved.append(_download(client, url, path, state))
     if state.json:
         print_raw(body)

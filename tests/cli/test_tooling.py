@@ -94,3 +94,82 @@ def test_help_and_completion_load_no_heavy_modules(env: dict[str, str], expected
     for banned in ("facedubd", "numpy", "cv2", "onnxruntime", "rich", "httpx", "keyring"):
         assert banned not in top_level, f"`facedub` ({expected}) imported {banned}"
     assert "facedub_cli.main" in loaded
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_paths_for_file_arguments(tmp_path: Path) -> None:
+    """PHOTO, VIDEO and -o take paths: the script's `--no-files` holds only while
+    `facedub` offers words of its own (commands, options), so fish lists files there."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "photo.jpg").touch()
+    (tmp_path / "sub" / "clip.mp4").touch()
+    lines = [
+        "facedub jobs create ph",
+        "facedub jobs create photo.jpg sub/",
+        "facedub jobs create photo.jpg sub/clip.mp4 -o su",
+        "facedub jobs download 0123456789ab --output=sub/c",
+        "facedub jobs c",
+        "facedub jobs create --wa",
+    ]
+    script = f"source {ROOT / 'completions' / 'facedub.fish'}\n" + "".join(
+        f"echo '== {line}'; complete -C'{line}'\n" for line in lines
+    )
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    env["HOME"] = env["XDG_CONFIG_HOME"] = env["XDG_DATA_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        ["fish", "--no-config", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    offered: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("== "):
+            current = offered.setdefault(line[3:], [])
+        else:
+            current.append(line.split("\t")[0])
+    assert offered == {
+        lines[0]: ["photo.jpg"],
+        lines[1]: ["sub/clip.mp4"],
+        lines[2]: ["sub/"],
+        lines[3]: ["--output=sub/clip.mp4"],
+        lines[4]: ["cancel", "create"],
+        lines[5]: ["--wait"],
+    }
+
+
+def test_zsh_and_bash_hand_file_arguments_to_the_shell() -> None:
+    """For a path argument `facedub` offers nothing of its own: zsh is told `_files`, and
+    bash gets an empty reply, so its `-o default` lists files."""
+    env = {**os.environ, "_FACEDUB_COMPLETE": "complete_zsh"}
+    for words in ("facedub jobs create ph", "facedub jobs create a.jpg b.mp4 -o x"):
+        done = subprocess.run(
+            [str(VENV_BIN / "facedub")],
+            capture_output=True,
+            text=True,
+            env={**env, "_TYPER_COMPLETE_ARGS": words},
+            timeout=60,
+        )
+        assert done.stdout.strip() == "_files", words
+    if shutil.which("bash") is None:
+        return
+    script = (
+        f"source {ROOT / 'completions' / 'facedub.bash'}\n"
+        "COMP_WORDS=(facedub jobs create ph); COMP_CWORD=3; _facedub_completion facedub\n"
+        'echo "${#COMPREPLY[@]}"\n'
+        "COMP_WORDS=(facedub jobs create a b -o x); COMP_CWORD=6; _facedub_completion facedub\n"
+        'echo "${#COMPREPLY[@]}"\n'
+    )
+    path = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **path},
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == ["0", "0"]
