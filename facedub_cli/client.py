@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -203,6 +203,16 @@ class FaceDubClient:
                 )
             self._sleep(wait)
 
+    @staticmethod
+    def _segment(value: str) -> str:
+        """An id as one URL path segment: every reserved character escaped (`/`, `?`,
+        `%`, ...), and a bare `.` or `..`, which a URL resolves as a step, spelled with
+        escapes, so no id can reach another endpoint. An empty id is refused."""
+        if not value:
+            raise ValueError("an id cannot be empty")
+        quoted = quote(value, safe="")
+        return quoted.replace(".", "%2E") if set(value) <= {"."} else quoted
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
         return response.json() if response.content else None
@@ -255,17 +265,17 @@ class FaceDubClient:
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}."""
-        job: dict[str, Any] = self._json("GET", f"/jobs/{job_id}")
+        job: dict[str, Any] = self._json("GET", f"/jobs/{self._segment(job_id)}")
         return job
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         """POST /jobs/{id}/cancel: the job object, now failed with error_code `cancelled`."""
-        job: dict[str, Any] = self._json("POST", f"/jobs/{job_id}/cancel")
+        job: dict[str, Any] = self._json("POST", f"/jobs/{self._segment(job_id)}/cancel")
         return job
 
     def delete_job(self, job_id: str) -> None:
         """DELETE /jobs/{id}: cancels a running job first; its files are removed."""
-        self._request("DELETE", f"/jobs/{job_id}")
+        self._request("DELETE", f"/jobs/{self._segment(job_id)}")
 
     def create_stream_token(self, job_id: str | None = None) -> dict[str, Any]:
         """POST /auth/token: `{token, expires_in}` for the SSE stream (one job, or all)."""
@@ -276,7 +286,7 @@ class FaceDubClient:
     def stream_job(self, job_id: str, token: str) -> Iterator[tuple[dict[str, Any], str]]:
         """GET /jobs/{id}/stream: yield (job object, raw JSON) per event until the stream ends."""
         response = self._request(
-            "GET", f"/jobs/{job_id}/stream", params={"token": token}, stream=True
+            "GET", f"/jobs/{self._segment(job_id)}/stream", params={"token": token}, stream=True
         )
         try:
             for event in parse_events(response.iter_lines()):
@@ -352,7 +362,7 @@ class FaceDubClient:
 
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         """DELETE /api-keys/{id}."""
-        key: dict[str, Any] = self._json("DELETE", f"/api-keys/{key_id}")
+        key: dict[str, Any] = self._json("DELETE", f"/api-keys/{self._segment(key_id)}")
         return key
 
     # -- downloads ----------------------------------------------------------------------

@@ -33,13 +33,19 @@ app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def job_id_value(text: str) -> str:
-    """A job id as typed: refused here when it cannot be one (nothing is sent)."""
+def checked_id(text: str, kind: str) -> str:
+    """An id as typed: refused here when it cannot be one (nothing is sent)."""
     if not JOB_ID.fullmatch(text):
         raise typer.BadParameter(
-            f"{text!r} cannot be a job id: ids are letters, digits, '-' and '_', like 0123456789ab"
+            f"{text!r} cannot be a {kind} id: ids are letters, digits, '-' and '_', "
+            "like 0123456789ab"
         )
     return text
+
+
+def job_id_value(text: str) -> str:
+    """A job id as typed (`checked_id`)."""
+    return checked_id(text, "job")
 
 
 JobId = Annotated[

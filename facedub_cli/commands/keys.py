@@ -62,10 +62,20 @@ def list_keys(ctx: typer.Context) -> None:
     print_table(["ID", "NAME", "PREFIX", "CREATED", "LAST USED"], _key_rows(keys))
 
 
+def key_id_value(text: str) -> str:
+    """A key id as typed (`jobs.checked_id`)."""
+    from facedub_cli.commands.jobs import checked_id
+
+    return checked_id(text, "key")
+
+
 @app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id (see `keys list`).")],
+    key_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", parser=key_id_value, help="The key's id (see `keys list`)."),
+    ],
 ) -> None:
     """Revoke an API key."""
     state = get_state(ctx)

@@ -296,3 +296,48 @@ def test_a_views_folder_that_is_a_file_is_refused_before_any_download(
         f"error: usage_error: --views: {tmp_path / 'v_views'} is a file, not a folder"
     )
     assert sorted(path.name for path in tmp_path.iterdir()) == ["v_views"]  # no video either
+
+
+def test_a_key_id_that_cannot_be_one_is_refused_without_a_request(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """`keys revoke ../jobs/ID` was sent as DELETE /api-keys/../jobs/ID, which a URL
+    resolves to DELETE /jobs/ID: the key command deleted a job."""
+    nowhere = {"FACEDUB_SOCKET": str(tmp_path / "none.sock")}  # a request would be exit 7
+    for bad in ("../jobs/0123456789ab", "..", "a/b"):
+        result = run_facedub("keys", "revoke", bad, daemon=daemon, env=nowhere)
+        assert result.code == 2, (bad, result.stderr)
+        assert one_error_line(result, "usage_error") == (
+            f"error: usage_error: Invalid value for 'ID': {bad!r} cannot be a key id: "
+            "ids are letters, digits, '-' and '_', like 0123456789ab "
+            "(see `facedub keys revoke -h`)"
+        )
+
+
+def test_the_sdk_sends_an_id_as_one_path_segment(daemon: Daemon) -> None:
+    """FaceDubClient put ids into URLs as they came: `..` and `/` in one reached another
+    endpoint (revoke_key('../jobs/ID') deleted the job). Each id is now one escaped path
+    segment, so such an id is only an unknown one."""
+    from facedub_cli.errors import FaceDubError
+
+    with FaceDubClient(socket=daemon.socket) as client:
+        key = client.create_key("kept")
+        jobs_before = client.list_jobs()
+        attempts = [
+            lambda: client.get_job(".."),
+            lambda: client.get_job("../api-keys"),
+            lambda: client.delete_job(f"../api-keys/{key['id']}"),
+            lambda: client.cancel_job(f"..%2Fapi-keys%2F{key['id']}"),
+        ]
+        if jobs_before:
+            victim = jobs_before[0]["id"]
+            attempts.append(lambda: client.revoke_key(f"../jobs/{victim}"))
+        for attempt in attempts:
+            with pytest.raises(FaceDubError) as caught:
+                attempt()
+            assert caught.value.code == "not_found", caught.value
+        assert key["id"] in [k["id"] for k in client.list_keys()]  # not revoked
+        assert [j["id"] for j in client.list_jobs()] == [j["id"] for j in jobs_before]
+        with pytest.raises(ValueError):
+            client.get_job("")
+        client.revoke_key(key["id"])
