@@ -302,7 +302,7 @@ def test_a_key_id_that_cannot_be_one_is_refused_without_a_request(
     daemon: Daemon, tmp_path: Path
 ) -> None:
     """`keys revoke ../jobs/ID` was sent as DELETE /api-keys/../jobs/ID, which a URL
-    resolves to DELETE /jobs/ID: the key command deleted a job."""
+    resolves to DELETE /jobs/ID (another endpoint)."""
     nowhere = {"FACEDUB_SOCKET": str(tmp_path / "none.sock")}  # a request would be exit 7
     for bad in ("../jobs/0123456789ab", "..", "a/b"):
         result = run_facedub("keys", "revoke", bad, daemon=daemon, env=nowhere)
@@ -316,8 +316,8 @@ def test_a_key_id_that_cannot_be_one_is_refused_without_a_request(
 
 def test_the_sdk_sends_an_id_as_one_path_segment(daemon: Daemon) -> None:
     """FaceDubClient put ids into URLs as they came: `..` and `/` in one reached another
-    endpoint (revoke_key('../jobs/ID') deleted the job). Each id is now one escaped path
-    segment, so such an id is only an unknown one."""
+    endpoint (delete_job('../api-keys/ID') revoked the key). Each id is now one escaped
+    path segment, so such an id is only an unknown one."""
     from facedub_cli.errors import FaceDubError
 
     with FaceDubClient(socket=daemon.socket) as client:
