@@ -91,9 +91,11 @@ RESHAPE_REACH = 0.92
 BLINK_FLOOR = 0.55
 #: Below BLINK_SHOW_FROM of its keyframe opening, the reference's own eye shows through
 #: the face layer, fully at BLINK_SHOW_FULL; EYE_PATCH is that patch's size (ellipse
-#: axes) in eye widths (corner to corner).
-BLINK_SHOW_FROM = 0.9
-BLINK_SHOW_FULL = 0.7
+#: axes) in eye widths (corner to corner). The ramp is short: in between, the photo's
+#: open eye and the reference's shut lids show through each other (a ghost), and the
+#: mesh reads a squeezed-shut eye under a hand at 0.8-0.87 of open (demo clip, 4-5 s).
+BLINK_SHOW_FROM = 0.92
+BLINK_SHOW_FULL = 0.8
 EYE_PATCH = (1.3, 0.78)
 #: The turned views are rendered this much further than asked: a single photo has no
 #: far cheek or ear to show, and the sides are turned flatter (VIEW_SIDE_DEPTH), so the
