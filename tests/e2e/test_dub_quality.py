@@ -30,7 +30,6 @@ from facedubd.pipeline.face import (
     FaceModels,
     FaceTracker,
     detect_faces,
-    load_face_models,
     roi_from_detection,
     run_mesh,
 )
@@ -64,12 +63,6 @@ class DubRun:
     timings_ms: dict[str, float]
     ms_per_frame: float
     hands: list[tuple[np.ndarray, ...]]
-
-
-@pytest.fixture(scope="module")
-def face_models() -> FaceModels:
-    cv2.setNumThreads(1)
-    return load_face_models(device="cpu", threads=1)
 
 
 def _frame_rate(path: Path) -> float:

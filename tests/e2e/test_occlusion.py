@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from facedubd.pipeline import dub
-from facedubd.pipeline.face import FaceModels, FaceTracker, load_face_models
+from facedubd.pipeline.face import FaceModels, FaceTracker
 from facedubd.pipeline.face import hands as H
 from facedubd.pipeline.face.frames import iter_video_frames, load_rgb
 from facedubd.samples import sample_path
@@ -74,17 +74,6 @@ class HandRun:
     tracker: H.HandTracker
     hand_ms: float
     faces: list[H.FaceWithHands | None]
-
-
-@pytest.fixture(scope="module")
-def face_models() -> FaceModels:
-    cv2.setNumThreads(1)
-    return load_face_models(device="cpu", threads=1)
-
-
-@pytest.fixture(scope="module")
-def hand_models() -> H.HandModels:
-    return H.load_hand_models(device="cpu", threads=1, palm=True)
 
 
 def _dub_with_hands(

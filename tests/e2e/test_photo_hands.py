@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import pytest
 
 from facedubd.pipeline import dub
-from facedubd.pipeline.face import FaceModels, FaceTracker, load_face_models
+from facedubd.pipeline.face import FaceModels, FaceTracker
 from facedubd.pipeline.face import hands as H
 from facedubd.pipeline.face.frames import iter_video_frames, load_rgb
 from facedubd.samples import sample_path
@@ -24,17 +23,6 @@ pytestmark = pytest.mark.slow
 FRAMES = 12
 #: Marker colour painted over the photo where its hand is (pure green: no skin).
 MARKER = np.array([0, 255, 0], dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def face_models() -> FaceModels:
-    cv2.setNumThreads(1)
-    return load_face_models(device="cpu", threads=1)
-
-
-@pytest.fixture(scope="module")
-def hand_models() -> H.HandModels:
-    return H.load_hand_models("cpu", 1, palm=True)
 
 
 def _character(face_models: FaceModels, name: str) -> tuple[dub.Character, np.ndarray]:
