@@ -130,6 +130,17 @@ class CreditsExhausted(FacedubError):
     code = "credits_exhausted"
     http_status = 403
 
+    @classmethod
+    def for_job(cls, needed: int, left: int) -> CreditsExhausted:
+        """A job that needs more credits than are left (some may be)."""
+        if left <= 0:
+            return cls()
+        return cls(
+            f"This job needs {needed} credits and {left} "
+            f"{'is' if left == 1 else 'are'} left this month; overage is switched off for "
+            "this account: ask for a shorter duration or more credits."
+        )
+
 
 class NotFound(FacedubError):
     """No such resource for this account."""

@@ -52,6 +52,7 @@ class _Collector:
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
+        self._is_file = False
         self._file: IO[bytes] | None = None
         self._text = bytearray()
         self._size = 0
@@ -81,6 +82,7 @@ class _Collector:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        self._is_file = b"filename" in options
         if self._name in self.upload.files or self._name in self.upload.fields:
             raise InvalidRequest(f"The form field {self._name} appears twice.")
         if b"filename" in options and self._name in self.limits:
@@ -102,6 +104,14 @@ class _Collector:
             self._file.write(chunk)
         elif len(self._text) + len(chunk) <= MAX_TEXT_FIELD:
             self._text.extend(chunk)
+        elif self._is_file and self._name not in self.limits:
+            # A file under a name this call does not read (`photo`, `video`): naming the
+            # right fields helps, "too long" did not.
+            takes = " and ".join(sorted(self.limits))
+            raise InvalidRequest(
+                f"The form field {self._name or '(unnamed)'} is not one this call reads: "
+                f"files go in {takes}."
+            )
         else:
             raise InvalidRequest(f"The form field {self._name or '(unnamed)'} is too long.")
 

@@ -148,6 +148,6 @@ def doctor(
 
     Exit codes: 0 ready, 1 not ready (each problem is named), 2 usage."""
     report = collect(paths.data_dir(data_dir), paths.cache_dir())
-    typer.echo(json.dumps(report, indent=2) if as_json else render_text(report))
+    typer.echo(json.dumps(report, separators=(",", ":")) if as_json else render_text(report))
     if not report["ok"]:
         raise typer.Exit(1)

@@ -48,7 +48,7 @@ def exit_code(exc: FacedubError) -> int:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+    sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
 
 
 def fail(exc: FacedubError) -> NoReturn:

@@ -292,6 +292,6 @@ def run(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if json_output:
-        sys.stdout.write(json.dumps(body) + "\n")
+        sys.stdout.write(json.dumps(body, separators=(",", ":")) + "\n")
     else:
         _print_summary(body)

@@ -5,7 +5,6 @@ A running daemon sees each change on its next request (it caches no account)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -15,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from facedubd.commands.output import INTERRUPTED_EXIT, fail
+from facedubd.commands.output import INTERRUPTED_EXIT, fail, print_json
 from facedubd.errors import AlreadyExists, Cancelled, FacedubError, InvalidRequest, NotFound
 from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
 from facedubd.settings import DaemonSettings, load_settings
@@ -131,7 +130,7 @@ def create(
 
     user, key = _run(data, action)
     if as_json:
-        print(json.dumps({"id": user.id, "email": user.email, "plan": user.plan, "api_key": key}))
+        print_json({"id": user.id, "email": user.email, "plan": user.plan, "api_key": key})
     else:
         print(f"created {user.email} ({user.id}), plan {user.plan}, {user.credits_limit} credits")
         print(f"API key (shown once): {key}")
@@ -149,7 +148,7 @@ def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
 
     users = _run(data, action)
     if as_json:
-        print(json.dumps([_user_json(u) for u in users]))
+        print_json([_user_json(u) for u in users])
         return
     rows = [("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS")]
     for u in users:
@@ -321,4 +320,7 @@ def create_key(
         return await _new_key(store, folder, settings, await _user(store, user), name)
 
     key = _run(data, action)
-    print(json.dumps({"key": key, "name": name}) if as_json else key)
+    if as_json:
+        print_json({"key": key, "name": name})
+    else:
+        print(key)

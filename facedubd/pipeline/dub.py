@@ -79,6 +79,12 @@ MOUTH_SHOWN = 0.03
 PHOTO_MOUTH_OPEN = 0.08
 #: Those lips fade in over this share of the mouth's width inside their outline.
 LIP_FEATHER = 0.04
+#: A hand over the photo's face is masked out grown by this many finger widths each
+#: side and feathered over twice this many (wider than a reference hand's 0.35 and 0.3:
+#: the photo's landmarks are one guess, not a track, and at the narrower mask a streak
+#: of finger edge stayed over the eye of Image_with_alpha.png).
+PHOTO_HAND_GROW = 0.6
+PHOTO_HAND_FEATHER = 1.0
 #: `lm.OUTER_LIP` as an index array.
 OUTER_LIP = np.asarray(lm.OUTER_LIP, dtype=np.int64)
 #: The reference frame itself is reshaped (its jaw, cheeks and face outline moved onto
@@ -186,7 +192,13 @@ def with_photo_hands(character: Character, hands: tuple[np.ndarray, ...]) -> Cha
 
     if not hands:
         return character
-    mask = hand_mask(character.texture.shape[:2], list(hands), origin=character.origin)
+    mask = hand_mask(
+        character.texture.shape[:2],
+        list(hands),
+        origin=character.origin,
+        grow=PHOTO_HAND_GROW,
+        feather=PHOTO_HAND_FEATHER,
+    )
     if not (mask > 0).any():
         return character
     covered = np.asarray(np.round(mask * 255.0), dtype=np.uint8)

@@ -126,7 +126,7 @@ def validate_duration(value: object) -> int:
         raise InvalidDuration()
     if isinstance(value, str):
         text = value.strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "２" (full width) is a digit to Python
             raise InvalidDuration()
         value = int(text)
     if isinstance(value, float) and value.is_integer():

@@ -272,9 +272,10 @@ class SqliteStore:
             used = await self._scalar(
                 "credits_used_since", tx, user_id=user.id, since=new.month_start
             )
-            over = used + new.credits > user.credits_limit + user.bonus_credits
+            allowance = user.credits_limit + user.bonus_credits
+            over = used + new.credits > allowance
             if over and not user.overage_enabled:
-                raise CreditsExhausted()
+                raise CreditsExhausted.for_job(new.credits, allowance - used)
             await self._run(
                 tx,
                 "insert_job",

@@ -159,7 +159,7 @@ def test_usage_fields(api_daemon: Daemon, bob: str) -> None:
     assert (after["bonus_credits"], after["credits_remaining"]) == (7, 157)
 
 
-@pytest.mark.parametrize("duration", ["0", "31", "abc", "2.5", "-1", ""])
+@pytest.mark.parametrize("duration", ["0", "31", "abc", "2.5", "-1", "", "\uff12"])  # full-width 2
 def test_invalid_duration(
     api_daemon: Daemon, alice: str, media: dict[str, bytes], duration: str
 ) -> None:
@@ -467,3 +467,23 @@ def test_photo_judged_by_content_and_face_too_small(
             client.post("/jobs", files=far, data={"duration": "2"}), 400, "face_too_small"
         )
         assert used(client) == 0
+
+
+def test_a_file_under_a_name_this_call_does_not_read_is_named(
+    api_daemon: Daemon, alice: str, media: dict[str, bytes]
+) -> None:
+    """`-F photo=@p.jpg -F video=@v.mp4` answered "The form field photo is too long."."""
+    files = {
+        "photo": ("p.jpg", media["grace_hopper.jpg"]),
+        "video": ("v.mp4", media["single_face.mp4"]),
+    }
+    with api_daemon.client(alice) as client:
+        before = used(client)
+        body = assert_problem(
+            client.post("/jobs", files=files, data={"duration": "2"}), 400, "invalid_request"
+        )
+        assert body["detail"] == (
+            "The form field photo is not one this call reads: files go in character_photo "
+            "and reference_video."
+        )
+        assert used(client) == before

@@ -61,7 +61,9 @@ def test_keyframe_candidates_stay_about_ten_whatever_the_length(seconds: int, st
     assert len(range(0, seconds * inputs.SAMPLE_FPS, step)) <= inputs.KEYFRAME_CANDIDATES
 
 
-@pytest.mark.parametrize("value", [0, 31, -1, 2.5, "abc", "", True, None, "1e1"])
+@pytest.mark.parametrize(
+    "value", [0, 31, -1, 2.5, "abc", "", True, None, "1e1", "\uff12", "\u0663"]
+)
 def test_invalid_durations(value: object) -> None:
     with pytest.raises(InvalidDuration) as caught:
         inputs.validate_duration(value)

@@ -112,11 +112,17 @@ def test_admission_concurrency_overage_and_refund(tmp_path: Path) -> None:
         assert await store.fail_job(first.id, "again", "pipeline_failed", 1_002) is None
         assert await store.credits_used(user.id, 0) == 2
         await store.update_user(user.id, "overage_enabled", 0)
-        with pytest.raises(CreditsExhausted):
+        with pytest.raises(CreditsExhausted) as caught:
             await store.create_job(_new(user.id, "d" * 12, credits=2), _resp)
+        # 1 of the 3 is left: "used up" (as it used to say) would be wrong.
+        assert caught.value.message == (
+            "This job needs 2 credits and 1 is left this month; overage is switched off for "
+            "this account: ask for a shorter duration or more credits."
+        )
+        await store.create_job(_new(user.id, "e" * 12, credits=1), _resp)  # the 1 left
         listed = await store.list_jobs(user.id, 50, None)
-        assert [j.id for j in listed] == ["b" * 12, "a" * 12]
-        assert [j.id for j in await store.list_jobs(user.id, 50, listed[0])] == ["a" * 12]
+        assert [j.id for j in listed] == ["e" * 12, "b" * 12, "a" * 12]
+        assert [j.id for j in await store.list_jobs(user.id, 50, listed[1])] == ["a" * 12]
 
     run(go, tmp_path / "db")
 
