@@ -156,9 +156,11 @@ class Worker:
             if job.attempts >= MAX_ATTEMPTS:
                 await self.store.fail_job(job.id, Interrupted().message, Interrupted.code, _now())
                 self._remove(job.id, keep_output=False)
+                log.warning("job %s was interrupted again: failed and refunded", job.id)
             else:
                 shutil.rmtree(self.jobs_dir / job.id / "out", ignore_errors=True)
                 await self.store.requeue_job(job.id)
+                log.warning("job %s was left running by a daemon that stopped: requeued", job.id)
             self.notify(job.id)
 
     def start(self) -> None:

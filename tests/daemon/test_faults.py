@@ -239,6 +239,9 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
             "both jobs completing",
         )
         completed_s = time.monotonic() - restart
+        # The restart says what it did with the job it found running (an id, nothing more).
+        requeued = f"job {first} was left running by a daemon that stopped: requeued"
+        assert requeued in daemon.log_path.read_text()
         for job_id in (first, second):
             assert ledger(daemon, job_id) == [("charge", 1)]
             assert not (daemon.data_dir / "jobs" / job_id / "inputs").exists()
