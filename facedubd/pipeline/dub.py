@@ -431,8 +431,13 @@ def render_view(
 #: camera, which the photo shows edge-on) by more than VIEW_STRETCH_FROM times in some
 #: direction, a blurred copy of the photo fades in, fully from VIEW_STRETCH_FULL: a few
 #: pixels drawn wide show as soft skin, not as stripes.
-VIEW_STRETCH_FROM = 1.6
+VIEW_STRETCH_FROM = 1.4
 VIEW_STRETCH_FULL = 2.6
+#: That copy's blur (Gaussian sigma, photo pixels): wide enough that the few photo rows
+#: drawn wide (a glasses arm, hair, the ear's edge) run together as soft skin, not bands;
+#: the fade between the copies is softened over VIEW_STRETCH_EDGE canvas pixels.
+VIEW_STRETCH_BLUR = 5.0
+VIEW_STRETCH_EDGE = 6.0
 #: The face layer's edge in a view is feathered over this many pixels.
 VIEW_EDGE_PX = 2.0
 
@@ -456,9 +461,9 @@ def _view_face(
     per_pixel = np.where(tmap.ids >= 0, np.append(weight, 0.0)[tmap.ids], 0.0).astype(np.float32)
     image = sharp.image
     if per_pixel.any():
-        soft = np.asarray(cv2.GaussianBlur(character.portrait, (0, 0), 2.0), np.uint8)
+        soft = np.asarray(cv2.GaussianBlur(character.portrait, (0, 0), VIEW_STRETCH_BLUR), np.uint8)
         blurred = geometry.remap_mesh(soft, src, dst, triangles, tmap).image
-        per_pixel = np.asarray(cv2.GaussianBlur(per_pixel, (0, 0), 3.0), np.float32)
+        per_pixel = np.asarray(cv2.GaussianBlur(per_pixel, (0, 0), VIEW_STRETCH_EDGE), np.float32)
         image = blend.alpha_blend(image, blurred, per_pixel)
     coverage = sharp.coverage.astype(np.float32)
     size = int(4 * VIEW_EDGE_PX) | 1
