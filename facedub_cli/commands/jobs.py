@@ -99,10 +99,18 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
         raise typer.Exit(130) from None
 
 
-def check_output(output: Path | None, default: str = "ID.mp4") -> None:
+# The names an MP4 file plays under, as `facedubd run -o` takes them.
+MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
+
+
+def check_output(
+    output: Path | None, default: str = "ID.mp4", inputs: dict[str, Path] | None = None
+) -> None:
     """Refuse an -o (None: ./`default`) that cannot be written before anything is uploaded,
-    charged or downloaded: a folder, something that is not a file, a parent that is a
-    file, or a folder that cannot be made or written in."""
+    charged or downloaded: a folder, something that is not a file, one of the command's
+    `inputs` (the same path, a symlink or a hard link to it), a name that is not an MP4
+    file's, a parent that is a file, or a folder that cannot be made or written in. An
+    existing unrelated file is overwritten, as `curl -o` does."""
     if output is None:
         problem = unwritable(Path.cwd())
         if problem:
@@ -114,9 +122,30 @@ def check_output(output: Path | None, default: str = "ID.mp4") -> None:
         raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
     if os.path.lexists(output) and not output.is_file():
         raise FaceDubError("usage_error", f"-o {output} exists and is not a regular file")
+    clash = input_named_by(output, inputs or {})
+    if clash:
+        raise FaceDubError(
+            "usage_error", f"-o {output} names the {clash} itself: write the video to another file"
+        )
+    if output.suffix.lower() not in MP4_SUFFIXES:
+        raise FaceDubError(
+            "usage_error",
+            f"-o {output} must name an MP4 file (.mp4, .m4v or .mov): the video is H.264 in MP4",
+        )
     problem = unwritable(output.parent)
     if problem:
         raise FaceDubError("usage_error", f"-o {output}: {problem}")
+
+
+def input_named_by(output: Path, inputs: dict[str, Path]) -> str | None:
+    """Which of `inputs` (if any) writing OUTPUT would destroy: the same path, a symlink
+    to it, or a hard link (as `facedubd run` refuses them)."""
+    for name, path in inputs.items():
+        if path.resolve() == output.resolve() or (
+            path.exists() and output.exists() and path.samefile(output)
+        ):
+            return name
+    return None
 
 
 def unwritable(folder: Path) -> str | None:
@@ -201,7 +230,9 @@ def create(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Where to save the video (implies --wait). Default: ./ID.mp4."
+            "--output",
+            "-o",
+            help="Where to save the MP4 (.mp4, .m4v or .mov; implies --wait). Default: ./ID.mp4.",
         ),
     ] = None,
 ) -> None:
@@ -211,7 +242,7 @@ def create(
     """
     state = get_state(ctx)
     if wait or output is not None:
-        check_output(output)
+        check_output(output, inputs={"photo": photo, "video": video})
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -345,7 +376,11 @@ def download(
     job_id: JobId,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to save the video. Default: ./ID.mp4."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to save the MP4 (.mp4, .m4v or .mov). Default: ./ID.mp4.",
+        ),
     ] = None,
     views: Annotated[
         bool,
