@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
@@ -81,10 +82,13 @@ def _failure(job: dict[str, Any]) -> FaceDubError:
     )
 
 
-def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool) -> dict[str, Any]:
+def _follow(
+    client: FaceDubClient, job_id: str, state: AppState, each_line: bool, then: str = ""
+) -> dict[str, Any]:
     """Wait for the job to end, showing progress; with `each_line`, print every update.
 
-    Ctrl-C stops following, not the job: say so, and how to follow it again (exit 130)."""
+    Ctrl-C stops following, not the job: say so, how to follow it again and, with `then`
+    (a command), what to run once it completes (exit 130)."""
     try:
         with stage_progress(state.show_progress) as update:
 
@@ -95,7 +99,8 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
 
             return client.wait_for_job(job_id, on_update)
     except KeyboardInterrupt:
-        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`")
+        after = f" until it completes, then `{then}`" if then else ""
+        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`{after}")
         raise typer.Exit(130) from None
 
 
@@ -256,7 +261,11 @@ def create(
         if not state.quiet and not state.json:
             credits = created.get("credits_charged")
             note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
-        job = _follow(client, job_id, state, each_line=False)
+        # `jobs download` refuses a job that has not completed: watch it first
+        fetch = f"facedub jobs download {job_id}"
+        if output is not None:
+            fetch += f" -o {shlex.quote(str(output))}"
+        job = _follow(client, job_id, state, each_line=False, then=fetch)
         final_body = client.last_body
         if job.get("status") != "completed":
             if state.json:
