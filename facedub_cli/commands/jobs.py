@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -157,7 +158,8 @@ def unwritable(folder: Path) -> str | None:
     """Why files cannot be written in `folder` (made as needed), or None when they can.
 
     The nearest folder that exists is tried for real (a file or folder made and removed
-    at once), so a read-only or virtual file system (/proc) is found as well as modes."""
+    at once), so a read-only or virtual file system (/proc) is found as well as modes.
+    The OS's reason is kept unless it is ENOENT: the folder is there (/proc answers so)."""
     base = folder
     while not os.path.lexists(base) and base.parent != base:
         base = base.parent
@@ -172,7 +174,8 @@ def unwritable(folder: Path) -> str | None:
             os.rmdir(tempfile.mkdtemp(prefix=".facedub-", dir=base))
     except OSError as error:
         verb = "write in" if base == folder else "make folders in"
-        return f"cannot {verb} {base} ({error.strerror or error})"
+        reason = "" if error.errno == errno.ENOENT else f" ({error.strerror or error})"
+        return f"cannot {verb} {base}{reason}"
     return None
 
 

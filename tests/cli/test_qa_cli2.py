@@ -49,10 +49,10 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_upload(
     cases = {
         afile / "x.mp4": f"-o {afile / 'x.mp4'}: {afile} is a file, not a folder",
         afile / "a" / "b.mp4": f"-o {afile / 'a' / 'b.mp4'}: {afile} is a file, not a folder",
-        Path("/proc/x.mp4"): "-o /proc/x.mp4: cannot write in /proc (No such file or directory)",
-        Path("/proc/new/x.mp4"): (
-            "-o /proc/new/x.mp4: cannot make folders in /proc (No such file or directory)"
-        ),
+        # /proc is there: its "No such file or directory" would mislead, so it is left out
+        Path("/proc/x.mp4"): "-o /proc/x.mp4: cannot write in /proc",
+        Path("/proc/new/x.mp4"): "-o /proc/new/x.mp4: cannot make folders in /proc",
+        Path("/sys/x.mp4"): "-o /sys/x.mp4: cannot write in /sys (Permission denied)",
         tmp_path / "fifo": f"-o {tmp_path / 'fifo'} exists and is not a regular file",
     }
     for output, sentence in cases.items():
@@ -71,8 +71,7 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_upload(
     )  # fmt: skip
     assert waited.code == 2, waited.stderr
     assert one_error_line(waited, "usage_error") == (
-        "error: usage_error: without -o the video would go to ./ID.mp4, but cannot write in "
-        "/proc (No such file or directory)"
+        "error: usage_error: without -o the video would go to ./ID.mp4, but cannot write in /proc"
     )
     nothing_charged(daemon, env)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["afile", "fifo"]  # no probes
