@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shlex
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
@@ -81,10 +83,13 @@ def _failure(job: dict[str, Any]) -> FaceDubError:
     )
 
 
-def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool) -> dict[str, Any]:
+def _follow(
+    client: FaceDubClient, job_id: str, state: AppState, each_line: bool, then: str = ""
+) -> dict[str, Any]:
     """Wait for the job to end, showing progress; with `each_line`, print every update.
 
-    Ctrl-C stops following, not the job: say so, and how to follow it again (exit 130)."""
+    Ctrl-C stops following, not the job: say so, how to follow it again and, with `then`
+    (a command), what to run once it completes (exit 130)."""
     try:
         with stage_progress(state.show_progress) as update:
 
@@ -95,14 +100,23 @@ def _follow(client: FaceDubClient, job_id: str, state: AppState, each_line: bool
 
             return client.wait_for_job(job_id, on_update)
     except KeyboardInterrupt:
-        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`")
+        after = f" until it completes, then `{then}`" if then else ""
+        note(f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`{after}")
         raise typer.Exit(130) from None
 
 
-def check_output(output: Path | None, default: str = "ID.mp4") -> None:
+# The names an MP4 file plays under, as `facedubd run -o` takes them.
+MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
+
+
+def check_output(
+    output: Path | None, default: str = "ID.mp4", inputs: dict[str, Path] | None = None
+) -> None:
     """Refuse an -o (None: ./`default`) that cannot be written before anything is uploaded,
-    charged or downloaded: a folder, something that is not a file, a parent that is a
-    file, or a folder that cannot be made or written in."""
+    charged or downloaded: a folder, something that is not a file, one of the command's
+    `inputs` (the same path, a symlink or a hard link to it), a name that is not an MP4
+    file's, a parent that is a file, or a folder that cannot be made or written in. An
+    existing unrelated file is overwritten, as `curl -o` does."""
     if output is None:
         problem = unwritable(Path.cwd())
         if problem:
@@ -114,16 +128,38 @@ def check_output(output: Path | None, default: str = "ID.mp4") -> None:
         raise FaceDubError("usage_error", f"-o {output} is a folder: name the video file to write")
     if os.path.lexists(output) and not output.is_file():
         raise FaceDubError("usage_error", f"-o {output} exists and is not a regular file")
+    clash = input_named_by(output, inputs or {})
+    if clash:
+        raise FaceDubError(
+            "usage_error", f"-o {output} names the {clash} itself: write the video to another file"
+        )
+    if output.suffix.lower() not in MP4_SUFFIXES:
+        raise FaceDubError(
+            "usage_error",
+            f"-o {output} must name an MP4 file (.mp4, .m4v or .mov): the video is H.264 in MP4",
+        )
     problem = unwritable(output.parent)
     if problem:
         raise FaceDubError("usage_error", f"-o {output}: {problem}")
+
+
+def input_named_by(output: Path, inputs: dict[str, Path]) -> str | None:
+    """Which of `inputs` (if any) writing OUTPUT would destroy: the same path, a symlink
+    to it, or a hard link (as `facedubd run` refuses them)."""
+    for name, path in inputs.items():
+        if path.resolve() == output.resolve() or (
+            path.exists() and output.exists() and path.samefile(output)
+        ):
+            return name
+    return None
 
 
 def unwritable(folder: Path) -> str | None:
     """Why files cannot be written in `folder` (made as needed), or None when they can.
 
     The nearest folder that exists is tried for real (a file or folder made and removed
-    at once), so a read-only or virtual file system (/proc) is found as well as modes."""
+    at once), so a read-only or virtual file system (/proc) is found as well as modes.
+    The OS's reason is kept unless it is ENOENT: the folder is there (/proc answers so)."""
     base = folder
     while not os.path.lexists(base) and base.parent != base:
         base = base.parent
@@ -138,7 +174,8 @@ def unwritable(folder: Path) -> str | None:
             os.rmdir(tempfile.mkdtemp(prefix=".facedub-", dir=base))
     except OSError as error:
         verb = "write in" if base == folder else "make folders in"
-        return f"cannot {verb} {base} ({error.strerror or error})"
+        reason = "" if error.errno == errno.ENOENT else f" ({error.strerror or error})"
+        return f"cannot {verb} {base}{reason}"
     return None
 
 
@@ -201,7 +238,9 @@ def create(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Where to save the video (implies --wait). Default: ./ID.mp4."
+            "--output",
+            "-o",
+            help="Where to save the MP4 (.mp4, .m4v or .mov; implies --wait). Default: ./ID.mp4.",
         ),
     ] = None,
 ) -> None:
@@ -211,7 +250,7 @@ def create(
     """
     state = get_state(ctx)
     if wait or output is not None:
-        check_output(output)
+        check_output(output, inputs={"photo": photo, "video": video})
     with state.client() as client:
         with byte_progress("upload", state.show_progress) as progress:
             created = client.create_job(photo, video, duration, on_progress=progress)
@@ -225,7 +264,11 @@ def create(
         if not state.quiet and not state.json:
             credits = created.get("credits_charged")
             note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
-        job = _follow(client, job_id, state, each_line=False)
+        # `jobs download` refuses a job that has not completed: watch it first
+        fetch = f"facedub jobs download {job_id}"
+        if output is not None:
+            fetch += f" -o {shlex.quote(str(output))}"
+        job = _follow(client, job_id, state, each_line=False, then=fetch)
         final_body = client.last_body
         if job.get("status") != "completed":
             if state.json:
@@ -345,7 +388,11 @@ def download(
     job_id: JobId,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to save the video. Default: ./ID.mp4."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to save the MP4 (.mp4, .m4v or .mov). Default: ./ID.mp4.",
+        ),
     ] = None,
     views: Annotated[
         bool,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import stat
 import subprocess
@@ -39,14 +40,16 @@ def read_until(process: subprocess.Popen[str], needle: str, timeout: float = 60)
     raise AssertionError(f"no {needle!r} in stderr: {seen!r}")
 
 
-def test_ctrl_c_during_wait_says_the_job_goes_on(
+def test_ctrl_c_during_wait_says_the_job_goes_on_and_how_to_save_it_to_o(
     daemon: Daemon, sample: Sample, tmp_path: Path
 ) -> None:
+    """The hint named only `jobs watch`, which does not save the video where -o asked."""
     photo, video = sample("grace_hopper.jpg"), sample("single_face.mp4")
     command = [str(FACEDUB), "jobs", "create", str(photo), str(video), "-d", "2", "--wait"]
     process = subprocess.Popen(
-        [*command, "-o", str(tmp_path / "out.mp4")],
+        [*command, "-o", "ctrlc 2/x.mp4"],
         env=cli_env(daemon),
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -59,12 +62,17 @@ def test_ctrl_c_during_wait_says_the_job_goes_on(
 
     assert process.returncode == 130
     assert stdout == ""
+    download = f"facedub jobs download {job_id} -o 'ctrlc 2/x.mp4'"
     assert rest.strip() == (
-        f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}`"
+        f"stopped following job {job_id}; it goes on: `facedub jobs watch {job_id}` "
+        f"until it completes, then `{download}`"
     )
     watched = run_facedub("--json", "jobs", "watch", job_id, daemon=daemon, timeout=300)
     assert watched.code == 0, watched.stderr
     assert '"status":"completed"' in watched.stdout.replace(" ", "")
+    got = run_facedub(*shlex.split(download)[1:], daemon=daemon, cwd=tmp_path)  # as hinted
+    assert (got.code, got.stdout) == (0, "ctrlc 2/x.mp4\n"), got.stderr
+    assert (tmp_path / "ctrlc 2" / "x.mp4").read_bytes()[4:8] == b"ftyp"
 
 
 def test_no_key_over_tcp_says_how_to_log_in(daemon: Daemon) -> None:

@@ -49,10 +49,10 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_upload(
     cases = {
         afile / "x.mp4": f"-o {afile / 'x.mp4'}: {afile} is a file, not a folder",
         afile / "a" / "b.mp4": f"-o {afile / 'a' / 'b.mp4'}: {afile} is a file, not a folder",
-        Path("/proc/x.mp4"): "-o /proc/x.mp4: cannot write in /proc (No such file or directory)",
-        Path("/proc/new/x.mp4"): (
-            "-o /proc/new/x.mp4: cannot make folders in /proc (No such file or directory)"
-        ),
+        # /proc is there: its "No such file or directory" would mislead, so it is left out
+        Path("/proc/x.mp4"): "-o /proc/x.mp4: cannot write in /proc",
+        Path("/proc/new/x.mp4"): "-o /proc/new/x.mp4: cannot make folders in /proc",
+        Path("/sys/x.mp4"): "-o /sys/x.mp4: cannot write in /sys (Permission denied)",
         tmp_path / "fifo": f"-o {tmp_path / 'fifo'} exists and is not a regular file",
     }
     for output, sentence in cases.items():
@@ -71,8 +71,7 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_upload(
     )  # fmt: skip
     assert waited.code == 2, waited.stderr
     assert one_error_line(waited, "usage_error") == (
-        "error: usage_error: without -o the video would go to ./ID.mp4, but cannot write in "
-        "/proc (No such file or directory)"
+        "error: usage_error: without -o the video would go to ./ID.mp4, but cannot write in /proc"
     )
     nothing_charged(daemon, env)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["afile", "fifo"]  # no probes
@@ -341,3 +340,75 @@ def test_the_sdk_sends_an_id_as_one_path_segment(daemon: Daemon) -> None:
         with pytest.raises(ValueError):
             client.get_job("")
         client.revoke_key(key["id"])
+
+
+def test_an_output_that_is_an_input_or_not_an_mp4_is_refused_before_any_upload(
+    daemon: Daemon, sample: Sample, tmp_path: Path
+) -> None:
+    """`jobs create p.jpg v2.mp4 -o v2.mp4` wrote the output over the reference video (and
+    `-o p.jpg` over the photo); `-o out.txt` was taken. Each is refused as `facedubd run`
+    refuses it: the same path, a symlink or a hard link to an input, or not an MP4 name."""
+    env = {"FACEDUB_API_KEY": daemon.create_user("clobber@example.com")}
+    photo, video = tmp_path / "p.jpg", tmp_path / "v2.mp4"
+    photo.write_bytes(sample("grace_hopper.jpg").read_bytes())
+    video.write_bytes(sample("single_face.mp4").read_bytes())
+    (tmp_path / "vlink.mp4").symlink_to(video)
+    (tmp_path / "plink.mp4").symlink_to(photo)
+    os.link(video, tmp_path / "vhard.mp4")
+    before = {path.name: path.read_bytes() for path in (photo, video)}
+    names_the = "names the {} itself: write the video to another file"
+    cases = {
+        "v2.mp4": names_the.format("video"),
+        "./v2.mp4": names_the.format("video"),
+        str(video): names_the.format("video"),
+        "p.jpg": names_the.format("photo"),
+        "vlink.mp4": names_the.format("video"),
+        "plink.mp4": names_the.format("photo"),
+        "vhard.mp4": names_the.format("video"),
+        "out.txt": "must name an MP4 file (.mp4, .m4v or .mov): the video is H.264 in MP4",
+        "out": "must name an MP4 file (.mp4, .m4v or .mov): the video is H.264 in MP4",
+    }
+    for output, sentence in cases.items():
+        for wait in ([], ["--wait"]):
+            made = run_facedub(
+                "jobs", "create", "p.jpg", "v2.mp4", "--duration", "1", *wait, "-o", output,
+                daemon=daemon, env=env, cwd=tmp_path,
+            )  # fmt: skip
+            assert made.code == 2, (output, wait, made.stderr)
+            assert one_error_line(made, "usage_error") == (
+                f"error: usage_error: -o {Path(output)} {sentence}"  # ./v2.mp4: v2.mp4
+            )
+    # the inputs named through a link, -o the file itself
+    made = run_facedub(
+        "jobs", "create", "plink.mp4", "vlink.mp4", "-d", "1", "-o", "v2.mp4",
+        daemon=daemon, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert one_error_line(made, "usage_error") == (
+        f"error: usage_error: -o v2.mp4 {names_the.format('video')}"
+    )
+    assert made.code == 2
+    assert {path.name: path.read_bytes() for path in (photo, video)} == before
+    nothing_charged(daemon, env)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "p.jpg", "plink.mp4", "v2.mp4", "vhard.mp4", "vlink.mp4"
+    ]  # fmt: skip
+
+
+def test_download_takes_only_an_mp4_name_and_overwrites_an_unrelated_file(
+    daemon: Daemon, done_job: str, tmp_path: Path
+) -> None:
+    nowhere = {"FACEDUB_SOCKET": str(tmp_path / "none.sock")}  # a request would be exit 7
+    for name in ("out.txt", "out", "out.mp4.part"):
+        got = run_facedub("jobs", "download", done_job, "-o", name, env=nowhere, cwd=tmp_path)
+        assert got.code == 2, (name, got.stderr)
+        assert one_error_line(got, "usage_error") == (
+            f"error: usage_error: -o {name} must name an MP4 file (.mp4, .m4v or .mov): "
+            "the video is H.264 in MP4"
+        )
+    assert list(tmp_path.iterdir()) == []
+    old = tmp_path / "old.MOV"
+    old.write_text("an earlier download")
+    got = run_facedub("jobs", "download", done_job, "-o", str(old), daemon=daemon)
+    assert got.code == 0, got.stderr
+    assert got.stdout == f"{old}\n"
+    assert old.read_bytes()[4:8] == b"ftyp"  # replaced by the video, as curl -o does
