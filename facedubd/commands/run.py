@@ -7,6 +7,7 @@ FACEDUB_DEBUG=1 shows the traceback instead."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -211,10 +212,12 @@ def _work_folder(output: Path) -> Path:
             InvalidRequest(f"{where} is a file, where the folder of -o must be: choose another -o.")
         )
     except OSError as exc:
-        reason = (exc.strerror or "error").lower()
+        verb = "written" if output.parent.is_dir() else "made"
+        # "No such file or directory" about a folder that is there (/proc) misleads.
+        reason = "" if exc.errno == errno.ENOENT else f" ({(exc.strerror or 'error').lower()})"
         _fail(
             InvalidRequest(
-                f"The folder of -o, {output.parent}, cannot be made or written ({reason}): "
+                f"The folder of -o, {output.parent}, cannot be {verb}{reason}: "
                 "choose another -o."
             )
         )

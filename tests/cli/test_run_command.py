@@ -215,3 +215,21 @@ def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Pa
     assert done.stdout == ""  # refused before the pipeline started
     assert taken.read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.facedub"]
+
+
+@pytest.mark.parametrize(
+    ("output", "line"),
+    [
+        ("/proc/x.mp4", "The folder of -o, /proc, cannot be written: choose another -o."),
+        ("/proc/new/x.mp4", "The folder of -o, /proc/new, cannot be made: choose another -o."),
+    ],
+)
+def test_a_folder_that_cannot_be_written_is_refused_before_the_run(output: str, line: str) -> None:
+    """It said "(no such file or directory)" of /proc, which is there."""
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", output, "--duration", "2"),
+    )
+    assert assert_one_error_line(done, "invalid_request", 2) == f"error: invalid_request: {line}"
+    assert done.stdout == ""
