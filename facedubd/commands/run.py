@@ -217,8 +217,7 @@ def _work_folder(output: Path) -> Path:
         reason = "" if exc.errno == errno.ENOENT else f" ({(exc.strerror or 'error').lower()})"
         _fail(
             InvalidRequest(
-                f"The folder of -o, {output.parent}, cannot be {verb}{reason}: "
-                "choose another -o."
+                f"The folder of -o, {output.parent}, cannot be {verb}{reason}: choose another -o."
             )
         )
 
