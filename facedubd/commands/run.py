@@ -69,6 +69,13 @@ def _fail(exc: BaseException) -> NoReturn:
     else:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
+    if isinstance(exc, Cancelled):
+        # Stopped mid-way, a model may still be loading on another thread: a normal exit
+        # then runs onnxruntime's C++ teardown under it, which can abort with "terminate
+        # called without an active exception" on stderr. Nothing is left to clean up.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     raise typer.Exit(status)
 
 
@@ -282,17 +289,20 @@ def run(
         )
     work = _work_folder(output)
     settings = PipelineSettings(duration=seconds, device=device.value)
+    failure: BaseException | None = None
     try:
         with _sigint_noted() as interrupted, _events(json_output) as on_event:
             result = run_pipeline(photo, video, work, settings, on_event)
             views_dir, preview = _publish(result, work, output)
             body = _result_body(result, output, views_dir, preview)
     except KeyboardInterrupt:
-        _fail(Cancelled())
+        failure = Cancelled()
     except Exception as exc:
-        _fail(Cancelled() if interrupted() else exc)
+        failure = Cancelled() if interrupted() else exc
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # before any exit: no work folder is left
+    if failure is not None:
+        _fail(failure)
     if json_output:
         sys.stdout.write(json.dumps(body, separators=(",", ":")) + "\n")
     else:
