@@ -23,13 +23,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facedubd.errors import Cancelled, FacedubError, InputError, InvalidRequest
+from facedubd.commands.output import FAILURE_EXIT, INTERRUPTED_EXIT, exit_code
+from facedubd.errors import Cancelled, FacedubError, InvalidRequest
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
-INPUT_ERROR_EXIT = 2
 MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # names an MP4 file plays under
-FAILURE_EXIT = 1
-INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 STAGE_LABELS = {
     "preparing": "Checking and preparing the inputs",
@@ -62,10 +60,8 @@ def _fail(exc: BaseException) -> NoReturn:
         raise exc
     if isinstance(exc, FacedubError):
         code, message = exc.code, exc.message
-        refused = isinstance(exc, InputError | InvalidRequest)
-        status = INPUT_ERROR_EXIT if refused else FAILURE_EXIT
-        if isinstance(exc, Cancelled):
-            status = INTERRUPTED_EXIT
+        # Here a cancel is always Ctrl-C (other commands' "not confirmed" exits 1).
+        status = INTERRUPTED_EXIT if isinstance(exc, Cancelled) else exit_code(exc)
     else:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
