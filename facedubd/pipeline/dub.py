@@ -31,6 +31,7 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -178,6 +179,12 @@ class Character:
     #: Where the photo's own hand covers its face (texture-sized, 0-255; None: no hand):
     #: the photo does not show the face there, so the dub shows the reference's.
     occluded: Image | None = None
+
+    @functools.cached_property
+    def soft_portrait(self) -> Image:
+        """The portrait blurred by VIEW_STRETCH_BLUR, for what a turned view stretches
+        (made once, shared by the views)."""
+        return np.asarray(cv2.GaussianBlur(self.portrait, (0, 0), VIEW_STRETCH_BLUR), np.uint8)
 
 
 def photo_points(character: Character) -> Points:
@@ -461,8 +468,7 @@ def _view_face(
     per_pixel = np.where(tmap.ids >= 0, np.append(weight, 0.0)[tmap.ids], 0.0).astype(np.float32)
     image = sharp.image
     if per_pixel.any():
-        soft = np.asarray(cv2.GaussianBlur(character.portrait, (0, 0), VIEW_STRETCH_BLUR), np.uint8)
-        blurred = geometry.remap_mesh(soft, src, dst, triangles, tmap).image
+        blurred = geometry.remap_mesh(character.soft_portrait, src, dst, triangles, tmap).image
         per_pixel = np.asarray(cv2.GaussianBlur(per_pixel, (0, 0), VIEW_STRETCH_EDGE), np.float32)
         image = blend.alpha_blend(image, blurred, per_pixel)
     coverage = sharp.coverage.astype(np.float32)
