@@ -61,16 +61,20 @@ def dump_config(config: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_config(config: dict[str, Any], path: Path | None = None) -> Path:
-    """Write the config file 0600 in a 0700 folder, as the key file beside it is."""
-    path = path or config_path()
+def write_private_text(path: Path, text: str) -> Path:
+    """Write `text` to `path`, 0600 in a 0700 folder (the config and the key file)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(dump_config(config))
+        handle.write(text)
     os.chmod(path, 0o600)  # a file written 0644 by an earlier version, too
     return path
+
+
+def save_config(config: dict[str, Any], path: Path | None = None) -> Path:
+    """Write the config file 0600 in a 0700 folder, as the key file beside it is."""
+    return write_private_text(path or config_path(), dump_config(config))
 
 
 def all_profiles(config: dict[str, Any]) -> dict[str, dict[str, str]]:

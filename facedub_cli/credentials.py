@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from facedub_cli.config import config_dir
+from facedub_cli.config import config_dir, write_private_text
 
 SERVICE = "facedub"
 
@@ -32,14 +32,7 @@ def _read_file() -> dict[str, str]:
 
 
 def _write_file(keys: dict[str, str]) -> Path:
-    path = fallback_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(keys, handle)
-    os.chmod(path, 0o600)
-    return path
+    return write_private_text(fallback_path(), json.dumps(keys))
 
 
 def save_key(profile: str, key: str) -> tuple[str, str | None]:
