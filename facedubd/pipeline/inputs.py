@@ -212,12 +212,6 @@ def main_face_score(box: Box, width: int, height: int) -> float:
     return box.area * (1.0 - 0.5 * max(off_x, off_y))
 
 
-def main_face_mesh(models: Any, rgb: np.ndarray, tiles: bool = True) -> Any | None:
-    """The mesh of the main person's face in a frame (largest and most central of the
-    faces the mesh model confirms), or None; `tiles`: with the tiled searches."""
-    return main_of(search_faces(models, rgb, fine=tiles, tiles=tiles)[0], rgb)
-
-
 def main_of(confirmed: list[tuple[Any, Any]], rgb: np.ndarray) -> Any | None:
     """The mesh of the main person's face among confirmed (detection, mesh) pairs."""
     if not confirmed:

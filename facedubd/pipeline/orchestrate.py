@@ -29,7 +29,6 @@ from facedubd.pipeline.inputs import (
     check_video,
     follow_main_person,
     main_of,
-    search_faces,
     validate_duration,
 )
 from facedubd.pipeline.media import FrameReader, FrameWriter, VideoInfo, verify_output
@@ -137,23 +136,6 @@ class KeyframePicker:
         if self.best is None:
             raise PipelineError("No usable face was found in the reference video.")
         return self.best
-
-
-def pick_keyframe(
-    video: Path, info: VideoInfo, duration: float, models: Any, tiles: bool = True
-) -> Keyframe:
-    """The sampled frame whose face scores best (large, frontal, sharp), over the first
-    `duration` seconds at SAMPLE_FPS frames a second; in each, the main person's face
-    (`tiles`: searched for with the tiled searches too, for small faces)."""
-    picker = KeyframePicker()
-    spec = info.decode_spec(duration)
-    with FrameReader(fa.sample_args(video, spec, SAMPLE_FPS), info.width, info.height) as reader:
-        for index, frame in enumerate(reader):
-            # Samples are far apart: detect afresh.
-            found, _ = search_faces(models, frame, fine=tiles, tiles=tiles)
-            if found:
-                picker.see(index, frame, found)
-    return picker.keyframe()
 
 
 def draw_character(models: Any, photo_rgb: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline import inputs
 from facedubd.pipeline.face import FaceModels, load_face_models
-from facedubd.pipeline.media import probe
-from facedubd.pipeline.orchestrate import KeyframePicker, pick_keyframe
+from facedubd.pipeline.media import FrameReader, VideoInfo, probe
+from facedubd.pipeline.orchestrate import Keyframe, KeyframePicker
 from tests.pipeline import variants as v
 from tests.pipeline.clips import ffmpeg
 
@@ -22,6 +23,25 @@ Sample = Callable[[str], Path]
 #: The two people's places on the 640x360 canvas: the man large on the left, the woman
 #: smaller on the right; their faces are about 300 px apart.
 SPLIT_X = 360
+
+
+def pick_keyframe(video: Path, info: VideoInfo, duration: float, models: Any) -> Keyframe:
+    """The keyframe from a pass of its own over the samples (a job picks it inside the
+    video check instead): every sample searched afresh, tiles included."""
+    picker = KeyframePicker()
+    spec = info.decode_spec(duration)
+    args = fa.sample_args(video, spec, inputs.SAMPLE_FPS)
+    with FrameReader(args, info.width, info.height) as reader:
+        for index, frame in enumerate(reader):
+            found, _ = inputs.search_faces(models, frame, fine=True, tiles=True)
+            if found:
+                picker.see(index, frame, found)
+    return picker.keyframe()
+
+
+def main_face_mesh(models: Any, rgb: np.ndarray) -> Any | None:
+    """The main person's face mesh in one frame, tiled searches included."""
+    return inputs.main_of(inputs.search_faces(models, rgb, fine=True, tiles=True)[0], rgb)
 
 
 def two_people(
@@ -188,7 +208,7 @@ def test_a_large_face_that_leaves_is_searched_cheaply_and_found_again(
         *("-t", "1.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)),
     )
     frames = v.decode(clip, 1.5)
-    key = inputs.main_face_mesh(models, frames[0])
+    key = main_face_mesh(models, frames[0])
     assert key is not None and key.roi.size / 1.5 > 0.2 * 1280  # a large face
     short, full = CountingSession(models.short), CountingSession(models.full)
     counted = FaceModels(short, full, models.mesh, models.provider)
