@@ -221,8 +221,10 @@ def test_kill9_of_daemon_and_child_then_delete_retention_purge(
         user_id, key = daemon.create_user("kill9@example.com")
         first, second = submit_short(daemon, key, sample), submit_short(daemon, key, sample)
         wait_for(daemon, key, first, "processing")
-        wait_child(daemon)
-        time.sleep(1.0)
+        # The child is frozen before the kill so the job is surely mid-way: a 1 s job on a
+        # fast machine could finish within a fixed wait, and then nothing is left to recover.
+        os.kill(wait_child(daemon), signal.SIGSTOP)
+        assert job(daemon, key, first)["status"] == "processing"
         assert daemon.proc is not None
         victims = [daemon.proc.pid, *all_children(daemon.proc.pid)]
         for pid in victims:
