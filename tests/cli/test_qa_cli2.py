@@ -138,13 +138,17 @@ def test_bad_numbers_are_one_plain_usage_line_and_nothing_is_sent(
             "Invalid value for '--duration' / '-d': 'abc' is not a whole number of seconds "
             "(see `facedub jobs create -h`)",
         ),
-        (
-            ["jobs", "create", str(photo), str(photo), "-d", "2.5"],
-            "Invalid value for '--duration' / '-d': '2.5' is not a whole number of seconds "
-            "(see `facedub jobs create -h`)",
-        ),
     ]
-    for limit in ("0", "51", "-1", "abc"):
+    # int() takes full-width digits and underscores; the server refuses "２" as a duration
+    for duration in ("2.5", "\uff12", "1_0"):
+        cases.append(
+            (
+                ["jobs", "create", str(photo), str(photo), "-d", duration],
+                f"Invalid value for '--duration' / '-d': {duration!r} is not a whole number of "
+                "seconds (see `facedub jobs create -h`)",
+            )
+        )
+    for limit in ("0", "51", "-1", "abc", "\uff15", "1_0"):
         cases.append(
             (
                 ["jobs", "list", "-n", limit],
