@@ -77,6 +77,17 @@ def test_photo_without_a_face(tmp_path: Path, json_flag: list[str]) -> None:
     assert list(tmp_path.iterdir()) == []  # the work folder was removed
 
 
+def test_a_refused_run_leaves_no_folder_it_made_for_o(tmp_path: Path) -> None:
+    """-o new/deeper/x.mp4: the missing folders are made for the run; refused, it left
+    them behind, empty."""
+    (tmp_path / "kept").mkdir()
+    for output in (tmp_path / "new" / "deeper" / "x.mp4", tmp_path / "kept" / "sub" / "x.mp4"):
+        done = run_samples("free-mountain-vector-01.jpg", str(output), "2", "--json")
+        assert_one_error_line(done, "no_face_in_photo", 2)
+    assert [path.name for path in tmp_path.iterdir()] == ["kept"]  # there before: kept
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
 def test_clip_too_short_names_both_lengths(tmp_path: Path) -> None:
     done = run_samples("grace_hopper.jpg", str(tmp_path / "out.mp4"), "10")
     line = assert_one_error_line(done, "video_too_short", 2)
