@@ -35,12 +35,16 @@ app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+# What each kind of id looks like (facedubd's), for the refusal's example.
+ID_EXAMPLES = {"job": "0123456789ab", "key": "key_0123456789abcdef"}
+
+
 def checked_id(text: str, kind: str) -> str:
     """An id as typed: refused here when it cannot be one (nothing is sent)."""
     if not JOB_ID.fullmatch(text):
         raise typer.BadParameter(
             f"{text!r} cannot be a {kind} id: ids are letters, digits, '-' and '_', "
-            "like 0123456789ab"
+            f"like {ID_EXAMPLES[kind]}"
         )
     return text
 

@@ -312,7 +312,7 @@ def test_a_key_id_that_cannot_be_one_is_refused_without_a_request(
         assert result.code == 2, (bad, result.stderr)
         assert one_error_line(result, "usage_error") == (
             f"error: usage_error: Invalid value for 'ID': {bad!r} cannot be a key id: "
-            "ids are letters, digits, '-' and '_', like 0123456789ab "
+            "ids are letters, digits, '-' and '_', like key_0123456789abcdef "
             "(see `facedub keys revoke -h`)"
         )
 
