@@ -400,23 +400,31 @@ def optimized_model_path(
     `loaded`: the same with optimisation off, for opening the copy. Keyed also on
     onnxruntime's version and the CPU's flags (onnxruntime says such a graph holds only
     where it was made), and checked to give bit-identical outputs before it is kept. None
-    where it cannot be made: the caller then opens `tuned` as usual."""
+    where it cannot be made: the caller then opens `tuned` as usual. A graph that does
+    not give the same bits is remembered (an empty `<name>.refused` beside where it would
+    go), so later sessions do not build and check it again, each paying three sessions'
+    creation for nothing."""
     import onnxruntime as ort
 
     from facedubd.models.fetch import models_dir
     from facedubd.models.wheels import cache_lock
-    from facedubd.paths import cache_dir, ensure_private_dir
+    from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 
     cpu = _this_cpu()
     if cpu is None:
         return None
     folder = models_dir(cache) / OPTIMIZED_DIR
     target = folder / optimized_name(tuned)
+    refused = target.with_name(f"{target.name}.refused")
     if target.is_file():
         return target
+    if refused.is_file():
+        return None
     with cache_lock(cache or cache_dir()):
         if target.is_file():
             return target
+        if refused.is_file():
+            return None
         ensure_private_dir(folder)
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
@@ -425,12 +433,14 @@ def optimized_model_path(
             options.optimized_model_filepath = str(partial)
             ort.InferenceSession(str(tuned), options, providers=["CPUExecutionProvider"])
             os.chmod(partial, 0o600)
-            if not _runs_alike(tuned, partial, loaded):
-                return None
+            alike = _runs_alike(tuned, partial, loaded)
             model = tuned.name.split(".")[0]
-            for stale in folder.glob(f"{model}.*.onnx"):
+            for stale in [*folder.glob(f"{model}.*.onnx"), *folder.glob(f"{model}.*.refused")]:
                 with contextlib.suppress(OSError):
                     stale.unlink()
+            if not alike:
+                write_private_file(refused, b"")
+                return None
             os.replace(partial, target)
         except Exception:  # onnxruntime could not save or load it: open `tuned` instead
             return None
