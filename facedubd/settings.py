@@ -45,6 +45,11 @@ _MORE_THAN_ZERO = frozenset({"rate_window_s", "seconds_per_credit"})
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    words = _KIND_WORDS[kind]
+    # From the config file: int() would cut `workers = 1.5` to 1 and take `true` as 1.
+    cut = kind is int and isinstance(raw, float) and not raw.is_integer()
+    if cut or (isinstance(raw, bool) and kind is not str):
+        raise InvalidRequest(f"setting {name} must be {words}, got {raw!r}")
     try:
         if kind is str:
             return str(raw)
@@ -52,7 +57,6 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
             return int(raw)
         return float(raw)
     except (TypeError, ValueError):
-        words = _KIND_WORDS[kind]
         raise InvalidRequest(f"setting {name} must be {words}, got {raw!r}") from None
 
 
