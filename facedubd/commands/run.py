@@ -2,8 +2,8 @@
 
 Stages show as they pass on stdout (a Rich progress bar on a terminal, plain lines
 otherwise), then a summary; `--json` prints only the RunResult object. A failure is one
-stderr line `error: <code>: <sentence>` and exit 2 for a refused input or argument, 1 otherwise;
-FACEDUB_DEBUG=1 shows the traceback instead."""
+stderr line `error: <code>: <sentence>` and exit 2 for a refused input or argument, 130 for
+Ctrl-C, 1 otherwise; FACEDUB_DEBUG=1 shows the traceback instead."""
 
 from __future__ import annotations
 
