@@ -34,10 +34,11 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def make_private_parents(path: Path) -> None:
+def make_private_parents(path: Path) -> list[Path]:
     """Create the missing folders above `path`, each 0700 (faces are personal data);
-    folders that exist already are left as they are. NotADirectoryError names the
-    first one above `path` that exists and is not a folder."""
+    folders that exist already are left as they are. Returns the folders made, the
+    deepest first. NotADirectoryError names the first one above `path` that exists and
+    is not a folder."""
     missing = []
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -48,6 +49,7 @@ def make_private_parents(path: Path) -> None:
     for new in reversed(missing):
         new.mkdir(mode=0o700, exist_ok=True)
         os.chmod(new, 0o700)  # mkdir's mode passes through the umask
+    return missing
 
 
 def write_private_file(path: Path, data: bytes) -> None:

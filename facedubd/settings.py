@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,6 +45,11 @@ _MORE_THAN_ZERO = frozenset({"rate_window_s", "seconds_per_credit"})
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    words = _KIND_WORDS[kind]
+    # From the config file: int() would cut `workers = 1.5` to 1 and take `true` as 1.
+    cut = kind is int and isinstance(raw, float) and not raw.is_integer()
+    if cut or (isinstance(raw, bool) and kind is not str):
+        raise InvalidRequest(f"setting {name} must be {words}, got {raw!r}")
     try:
         if kind is str:
             return str(raw)
@@ -51,16 +57,18 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
             return int(raw)
         return float(raw)
     except (TypeError, ValueError):
-        words = _KIND_WORDS[kind]
         raise InvalidRequest(f"setting {name} must be {words}, got {raw!r}") from None
 
 
 def _check_range(name: str, value: Any) -> None:
-    """Refuse a value no deployment means: a negative count or time, an unknown device."""
+    """Refuse a value no deployment means: a negative count or time, an unknown device,
+    nan or inf (`FACEDUBD_MAX_VIDEO_MB=inf` made every POST /jobs a 500)."""
     if name == "device" and value not in DEVICES:
         raise InvalidRequest(f"setting device must be auto, cpu or cuda, got {value!r}")
     if isinstance(value, str):
         return
+    if not math.isfinite(value):
+        raise InvalidRequest(f"setting {name} must be a finite number, got {value!r}")
     if name in _MORE_THAN_ZERO and value <= 0:
         raise InvalidRequest(f"setting {name} must be more than 0, got {value!r}")
     if value < 0:

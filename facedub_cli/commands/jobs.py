@@ -35,12 +35,16 @@ app = typer.Typer(help="Create and manage video jobs.", no_args_is_help=True)
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+# What each kind of id looks like (facedubd's), for the refusal's example.
+ID_EXAMPLES = {"job": "0123456789ab", "key": "key_0123456789abcdef"}
+
+
 def checked_id(text: str, kind: str) -> str:
     """An id as typed: refused here when it cannot be one (nothing is sent)."""
     if not JOB_ID.fullmatch(text):
         raise typer.BadParameter(
             f"{text!r} cannot be a {kind} id: ids are letters, digits, '-' and '_', "
-            "like 0123456789ab"
+            f"like {ID_EXAMPLES[kind]}"
         )
     return text
 
@@ -56,21 +60,29 @@ JobId = Annotated[
 ]
 
 
+# A whole number as typed in ASCII digits: int() would also take "２" (full width) and
+# "1_0", which the server refuses as a duration (invalid_duration) and no one means.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number in ASCII digits (spaces around it allowed), else None."""
+    stripped = text.strip()
+    return int(stripped) if WHOLE_NUMBER.fullmatch(stripped) else None
+
+
 def seconds(text: str) -> int:
     """--duration's value: a whole number (the server checks the range: invalid_duration)."""
-    try:
-        return int(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a whole number of seconds") from None
+    value = whole_number(text)
+    if value is None:
+        raise typer.BadParameter(f"{text!r} is not a whole number of seconds")
+    return value
 
 
 def list_limit(text: str) -> int:
     """--limit's value, checked here: the server takes 1-50."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 50:
+    value = whole_number(text)
+    if value is None or not 1 <= value <= 50:
         raise typer.BadParameter(f"{text!r} is not a whole number from 1 to 50")
     return value
 

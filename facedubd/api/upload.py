@@ -105,12 +105,12 @@ class _Collector:
         elif len(self._text) + len(chunk) <= MAX_TEXT_FIELD:
             self._text.extend(chunk)
         elif self._is_file and self._name not in self.limits:
-            # A file under a name this call does not read (`photo`, `video`): naming the
-            # right fields helps, "too long" did not.
+            # A file under a name that takes none: one this call does not read (`photo`,
+            # `video`) or a text field (`duration`). Naming the right fields helps, "too
+            # long" did not.
             takes = " and ".join(sorted(self.limits))
             raise InvalidRequest(
-                f"The form field {self._name or '(unnamed)'} is not one this call reads: "
-                f"files go in {takes}."
+                f"The form field {self._name or '(unnamed)'} takes no file: files go in {takes}."
             )
         else:
             raise InvalidRequest(f"The form field {self._name or '(unnamed)'} is too long.")

@@ -2,11 +2,12 @@
 
 Stages show as they pass on stdout (a Rich progress bar on a terminal, plain lines
 otherwise), then a summary; `--json` prints only the RunResult object. A failure is one
-stderr line `error: <code>: <sentence>` and exit 2 for a refused input or argument, 1 otherwise;
-FACEDUB_DEBUG=1 shows the traceback instead."""
+stderr line `error: <code>: <sentence>` and exit 2 for a refused input or argument, 130 for
+Ctrl-C, 1 otherwise; FACEDUB_DEBUG=1 shows the traceback instead."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -201,14 +202,15 @@ def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
     return folder / "views", folder / "preview.jpg"
 
 
-def _work_folder(output: Path) -> Path:
-    """A private work folder beside OUTPUT, its missing parent folders made 0700 first;
-    a parent that cannot be made or written is refused (exit 2) before any work."""
+def _work_folder(output: Path) -> tuple[Path, list[Path]]:
+    """A private work folder beside OUTPUT, its missing parent folders made 0700 first
+    (returned too, the deepest first); a parent that cannot be made or written is
+    refused (exit 2) before any work."""
     from facedubd.paths import make_private_parents
 
     try:
-        make_private_parents(output)
-        return Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
+        made = make_private_parents(output)
+        return Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent)), made  # 0700
     except NotADirectoryError as exc:
         where = exc.filename or output.parent
         _fail(
@@ -283,7 +285,7 @@ def run(
                 f"{side.name} beside -o is a file, where the views go: choose another -o."
             )
         )
-    work = _work_folder(output)
+    work, made = _work_folder(output)
     settings = PipelineSettings(duration=seconds, device=device.value)
     failure: BaseException | None = None
     try:
@@ -298,6 +300,9 @@ def run(
     finally:
         shutil.rmtree(work, ignore_errors=True)  # before any exit: no work folder is left
     if failure is not None:
+        for folder in made:  # nor the folders made for -o, unless something went in them
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         _fail(failure)
     if json_output:
         sys.stdout.write(json.dumps(body, separators=(",", ":")) + "\n")

@@ -291,38 +291,36 @@ def same_outputs(original: bytes, tuned: bytes, tolerance: float = 1e-3) -> bool
     return True
 
 
-def tuned_name(source: Path, sha256: str, rewrite: bool = True) -> str:
-    """The tuned copy's file name: the source's stem, its hash, the rewrite version (or
-    "asis" for a plain copy), onnxruntime's version and the CPU's key (whether a rewrite
-    rounds exactly as the source depends on what onnxruntime fuses there)."""
+def tuned_name(source: Path, sha256: str) -> str:
+    """The tuned copy's file name: the source's stem, its hash, the rewrite version,
+    onnxruntime's version and the CPU's key (whether a rewrite rounds exactly as the
+    source depends on what onnxruntime fuses there)."""
     import onnxruntime as ort
 
-    kind = f"v{TUNE_VERSION}" if rewrite else "asis"
-    return f"{source.stem}.{sha256[:16]}.{kind}.ort{ort.__version__}.{_this_cpu() or 'cpu'}.onnx"
+    version = f"v{TUNE_VERSION}.ort{ort.__version__}"
+    return f"{source.stem}.{sha256[:16]}.{version}.{_this_cpu() or 'cpu'}.onnx"
 
 
-def tuned_model_path(
-    source: Path, cache: Path | None = None, sha256: str | None = None, rewrite: bool = True
-) -> Path:
+def tuned_model_path(source: Path, cache: Path | None = None, sha256: str | None = None) -> Path:
     """The tuned copy of the converted model `source`, written on first use and keyed on
     the source's sha256 (`sha256`: that hash when the caller has just checked it, e.g.
     `ensure_models` against its record; else it is computed). A model no rewrite applies
-    to (or whose rewrite would change its outputs), or any model with `rewrite` False, is
-    copied as it is, so the copy's name always says what it was made from (and
-    onnxruntime's optimised graph of it can be keyed on that name)."""
+    to (or whose rewrite would change its outputs) is copied as it is, so the copy's name
+    always says what it was made from (and onnxruntime's optimised graph of it can be
+    keyed on that name)."""
     from facedubd.models.fetch import models_dir
     from facedubd.models.wheels import cache_lock, sha256_file, write_atomic
     from facedubd.paths import cache_dir, ensure_private_dir
 
     folder = models_dir(cache) / TUNED_DIR
-    target = folder / tuned_name(source, sha256 or sha256_file(source), rewrite)
+    target = folder / tuned_name(source, sha256 or sha256_file(source))
     if target.is_file():
         return target
     with cache_lock(cache or cache_dir()):
         if target.is_file():  # another process wrote it meanwhile
             return target
         data = source.read_bytes()
-        tuned = tune_bytes(data) if rewrite else None
+        tuned = tune_bytes(data)
         if tuned is None or not same_outputs(data, tuned, tolerance=0.0):
             tuned = data
         ensure_private_dir(folder)
@@ -402,23 +400,31 @@ def optimized_model_path(
     `loaded`: the same with optimisation off, for opening the copy. Keyed also on
     onnxruntime's version and the CPU's flags (onnxruntime says such a graph holds only
     where it was made), and checked to give bit-identical outputs before it is kept. None
-    where it cannot be made: the caller then opens `tuned` as usual."""
+    where it cannot be made: the caller then opens `tuned` as usual. A graph that does
+    not give the same bits is remembered (an empty `<name>.refused` beside where it would
+    go), so later sessions do not build and check it again, each paying three sessions'
+    creation for nothing."""
     import onnxruntime as ort
 
     from facedubd.models.fetch import models_dir
     from facedubd.models.wheels import cache_lock
-    from facedubd.paths import cache_dir, ensure_private_dir
+    from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 
     cpu = _this_cpu()
     if cpu is None:
         return None
     folder = models_dir(cache) / OPTIMIZED_DIR
     target = folder / optimized_name(tuned)
+    refused = target.with_name(f"{target.name}.refused")
     if target.is_file():
         return target
+    if refused.is_file():
+        return None
     with cache_lock(cache or cache_dir()):
         if target.is_file():
             return target
+        if refused.is_file():
+            return None
         ensure_private_dir(folder)
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
@@ -427,12 +433,14 @@ def optimized_model_path(
             options.optimized_model_filepath = str(partial)
             ort.InferenceSession(str(tuned), options, providers=["CPUExecutionProvider"])
             os.chmod(partial, 0o600)
-            if not _runs_alike(tuned, partial, loaded):
-                return None
+            alike = _runs_alike(tuned, partial, loaded)
             model = tuned.name.split(".")[0]
-            for stale in folder.glob(f"{model}.*.onnx"):
+            for stale in [*folder.glob(f"{model}.*.onnx"), *folder.glob(f"{model}.*.refused")]:
                 with contextlib.suppress(OSError):
                     stale.unlink()
+            if not alike:
+                write_private_file(refused, b"")
+                return None
             os.replace(partial, target)
         except Exception:  # onnxruntime could not save or load it: open `tuned` instead
             return None

@@ -113,7 +113,7 @@ def seconds_text(seconds: float) -> str:
 def probe_args(path: Path, packet_seconds: float | None = None) -> list[str]:
     """ffprobe as JSON, format and streams. (ffprobe has no filter graph, so a plain list.)
     With `packet_seconds`, also each packet's stream and timestamp over the first that many
-    seconds (what `packet_times_args` reads, in the same run: an ffprobe start alone costs
+    seconds, in the same run (demuxing only, no decoding; an ffprobe start alone costs
     about 0.1 s of CPU)."""
     args = ["ffprobe", "-hide_banner", "-v", "error", "-print_format", "json"]
     args += ["-show_format", "-show_streams"]
@@ -121,16 +121,6 @@ def probe_args(path: Path, packet_seconds: float | None = None) -> list[str]:
         args += ["-read_intervals", f"%+{seconds_text(packet_seconds)}"]
         args += ["-show_entries", "packet=stream_index,pts_time"]
     return [*args, str(path)]
-
-
-def packet_times_args(path: Path, seconds: float) -> list[str]:
-    """ffprobe: the timestamps of the first video stream's packets in the first `seconds`
-    (demuxing only, no decoding: cheap even on long clips)."""
-    return [
-        *("ffprobe", "-hide_banner", "-v", "error", "-select_streams", "v:0"),
-        *("-read_intervals", f"%+{seconds_text(seconds)}"),
-        *("-show_entries", "packet=pts_time", "-of", "csv=p=0", str(path)),
-    ]
 
 
 def filters_args() -> list[str]:

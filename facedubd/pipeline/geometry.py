@@ -416,17 +416,11 @@ def _areas(xs: FloatArray, ys: FloatArray) -> FloatArray:
 SLIVER_PX = 0.5
 
 
-def _slivers(points: npt.ArrayLike, triangles: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-    """Which triangles are slivers (see SLIVER_PX): a squeezed-shut eye or lip strip,
-    whose affine map is near singular, so a pixel it owned would sample some far part
-    of the texture; its neighbours' edges cover the pixels instead."""
-    pts = np.asarray(points, dtype=np.float64)
-    tri = np.asarray(triangles)
-    return _sliver_flags(pts[:, 0].take(tri), pts[:, 1].take(tri))
-
-
 def _sliver_flags(xs: FloatArray, ys: FloatArray) -> npt.NDArray[np.bool_]:
-    """`_slivers` from the triangles' corner coordinates (two (m, 3) arrays)."""
+    """Which triangles, given by their corners' coordinates (two (m, 3) arrays), are
+    slivers (see SLIVER_PX): a squeezed-shut eye or lip strip, whose affine map is near
+    singular, so a pixel it owned would sample some far part of the texture; its
+    neighbours' edges cover the pixels instead."""
     ex = np.empty_like(xs)  # edges 0-1, 1-2, 2-0
     np.subtract(xs[:, 1:], xs[:, :2], out=ex[:, :2])
     np.subtract(xs[:, 0], xs[:, 2], out=ex[:, 2])

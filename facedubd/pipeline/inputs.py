@@ -528,29 +528,11 @@ def check_decodable(info: VideoInfo, decoders: frozenset[str] | None = None) -> 
         raise unsupported_codec(codec_label(info.codec, info.codec_tag))
 
 
-def picture_span(path: Path, seconds: float) -> float | None:
-    """Seconds of picture the file really holds in its first `seconds` (from the packets'
-    timestamps: a file cut short in copying or uploading holds fewer than it announces);
-    None when its packets carry no timestamps (nothing to judge by)."""
-    done = subprocess.run(fa.packet_times_args(path, seconds), capture_output=True, text=True)
-    times = []
-    for line in done.stdout.splitlines():
-        try:
-            times.append(float(line.strip().strip(",")))
-        except ValueError:
-            continue
-    return max(times) - min(times) if times else None
-
-
-def check_complete(path: Path, info: VideoInfo, duration: int) -> None:
-    """UnreadableVideo when the picture stops well before the length the file announces."""
-    needed = min(float(duration), info.duration)
-    # Read past `needed`: packets come in decode order and reading stops on a timestamp.
-    check_span(info, duration, picture_span(path, needed + 1.0))
-
-
 def check_span(info: VideoInfo, duration: int, measured: float | None) -> None:
-    """check_complete's judgement of a measured picture_span (None: nothing to judge)."""
+    """UnreadableVideo when the picture stops well before the length the file announces:
+    `measured` is the span of the video packets' timestamps over the first seconds
+    (`video_packet_span`; a file cut short in copying or uploading holds fewer than it
+    announces), None when they carry none (nothing to judge by)."""
     if measured is None:
         return
     needed = min(float(duration), info.duration)
@@ -596,7 +578,7 @@ def sample_frames(
 
 def probe_checked(path: Path, duration: int) -> VideoInfo:
     """Probe, then check codec, colours, length and completeness. One ffprobe run reads
-    the format, the streams and the packet times (see check_complete; an ffprobe or
+    the format, the streams and the packet times (see check_span; an ffprobe or
     ffmpeg start costs about 0.1 s of CPU), while the decoder list is read (from its cache,
     or from ffmpeg) beside it."""
     if not path.is_file():
@@ -605,7 +587,8 @@ def probe_checked(path: Path, duration: int) -> VideoInfo:
         raise UnreadableVideo("The video file is empty.")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         decoders = pool.submit(available_decoders)
-        # Past `duration` (the length needed, within a frame): see check_complete.
+        # Past `duration` (the length needed, within a frame): packets come in decode order
+        # and reading stops on a timestamp.
         data = run_probe(path, duration + 1.0)
         info = video_info(data)
         check_decodable(info, decoders.result())

@@ -483,7 +483,16 @@ def test_a_file_under_a_name_this_call_does_not_read_is_named(
             client.post("/jobs", files=files, data={"duration": "2"}), 400, "invalid_request"
         )
         assert body["detail"] == (
-            "The form field photo is not one this call reads: files go in character_photo "
-            "and reference_video."
+            "The form field photo takes no file: files go in character_photo and reference_video."
+        )
+        # a text field this call reads: it "is not one this call reads" was untrue
+        as_duration = {
+            "character_photo": ("p.jpg", media["grace_hopper.jpg"]),
+            "duration": ("v.mp4", media["single_face.mp4"]),
+        }
+        body = assert_problem(client.post("/jobs", files=as_duration), 400, "invalid_request")
+        assert body["detail"] == (
+            "The form field duration takes no file: files go in character_photo and "
+            "reference_video."
         )
         assert used(client) == before

@@ -81,6 +81,9 @@ def test_serve_with_a_config_file_that_is_not_toml(tmp_path: Path) -> None:
         ("FACEDUBD_RATE_WINDOW_S", "x", "rate_window_s must be a number, got 'x'"),
         ("FACEDUBD_DEVICE", "tpu", "device must be auto, cpu or cuda"),
         ("FACEDUBD_MAX_ACTIVE_JOBS", "abc", "max_active_jobs must be a whole number, got 'abc'"),
+        # int(inf * 1e6) failed on every POST /jobs (500), nan likewise
+        ("FACEDUBD_MAX_VIDEO_MB", "inf", "max_video_mb must be a finite number, got inf"),
+        ("FACEDUBD_SHUTDOWN_GRACE_S", "nan", "shutdown_grace_s must be a finite number, got nan"),
     ],
 )
 def test_serve_refuses_a_bad_setting(

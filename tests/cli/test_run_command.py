@@ -28,6 +28,17 @@ def facedubd_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
+def run_samples(
+    photo: str, output: str, duration: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`facedubd run` on the sample `photo` and the sample clip single_face.mp4."""
+    return facedubd_run(
+        str(sample_path(photo)),
+        str(sample_path("single_face.mp4")),
+        *("-o", output, "--duration", duration, *extra),
+    )
+
+
 def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str, exit_code: int) -> str:
     assert done.returncode == exit_code, done.stderr
     lines = done.stderr.splitlines()
@@ -39,11 +50,7 @@ def assert_one_error_line(done: subprocess.CompletedProcess[str], code: str, exi
 
 @pytest.mark.parametrize("value", ["abc", "2.5", ""])
 def test_duration_that_is_not_a_whole_number(tmp_path: Path, value: str) -> None:
-    done = facedubd_run(
-        str(sample_path("astronaut.png")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / "out.mp4"), "--duration", value),
-    )
+    done = run_samples("astronaut.png", str(tmp_path / "out.mp4"), value)
     line = assert_one_error_line(done, "invalid_duration", 2)
     assert "1 to 30" in line
     assert done.stdout == ""
@@ -51,11 +58,7 @@ def test_duration_that_is_not_a_whole_number(tmp_path: Path, value: str) -> None
 
 
 def test_duration_out_of_range(tmp_path: Path) -> None:
-    done = facedubd_run(
-        str(sample_path("astronaut.png")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / "out.mp4"), "--duration", "31"),
-    )
+    done = run_samples("astronaut.png", str(tmp_path / "out.mp4"), "31")
     line = assert_one_error_line(done, "invalid_duration", 2)
     assert "1 to 30" in line
     assert done.stdout == ""
@@ -64,11 +67,7 @@ def test_duration_out_of_range(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_photo_without_a_face(tmp_path: Path, json_flag: list[str]) -> None:
-    done = facedubd_run(
-        str(sample_path("free-mountain-vector-01.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / "out.mp4"), "--duration", "2", *json_flag),
-    )
+    done = run_samples("free-mountain-vector-01.jpg", str(tmp_path / "out.mp4"), "2", *json_flag)
     line = assert_one_error_line(done, "no_face_in_photo", 2)
     assert str(tmp_path) not in line
     if json_flag:
@@ -78,12 +77,19 @@ def test_photo_without_a_face(tmp_path: Path, json_flag: list[str]) -> None:
     assert list(tmp_path.iterdir()) == []  # the work folder was removed
 
 
+def test_a_refused_run_leaves_no_folder_it_made_for_o(tmp_path: Path) -> None:
+    """-o new/deeper/x.mp4: the missing folders are made for the run; refused, it left
+    them behind, empty."""
+    (tmp_path / "kept").mkdir()
+    for output in (tmp_path / "new" / "deeper" / "x.mp4", tmp_path / "kept" / "sub" / "x.mp4"):
+        done = run_samples("free-mountain-vector-01.jpg", str(output), "2", "--json")
+        assert_one_error_line(done, "no_face_in_photo", 2)
+    assert [path.name for path in tmp_path.iterdir()] == ["kept"]  # there before: kept
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
 def test_clip_too_short_names_both_lengths(tmp_path: Path) -> None:
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / "out.mp4"), "--duration", "10"),
-    )
+    done = run_samples("grace_hopper.jpg", str(tmp_path / "out.mp4"), "10")
     line = assert_one_error_line(done, "video_too_short", 2)
     assert "2.43 s long" in line and "10 s" in line
 
@@ -118,11 +124,7 @@ def test_help_names_every_option() -> None:
 
 
 def test_output_that_is_a_folder(tmp_path: Path) -> None:
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path), "--duration", "2"),
-    )
+    done = run_samples("grace_hopper.jpg", str(tmp_path), "2")
     line = assert_one_error_line(done, "invalid_request", 2)
     assert "not a folder" in line
 
@@ -171,11 +173,7 @@ def test_ctrl_c_at_any_moment_is_cancelled(tmp_path: Path, delay_s: float) -> No
 @pytest.mark.parametrize("name", ["out.webm", "out.gif", "out"])
 def test_output_that_is_not_an_mp4_name_is_refused(tmp_path: Path, name: str) -> None:
     """The video is always H.264 in MP4: writing it under another format's name misleads."""
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / name), "--duration", "2"),
-    )
+    done = run_samples("grace_hopper.jpg", str(tmp_path / name), "2")
     line = assert_one_error_line(done, "invalid_request", 2)
     assert "(.mp4, .m4v or .mov)" in line  # the names --help gives, all taken
     assert list(tmp_path.iterdir()) == []
@@ -186,11 +184,7 @@ def test_output_under_a_file_is_refused_before_the_run(tmp_path: Path) -> None:
     naming the folder; it is a usage error naming it."""
     taken = tmp_path / "afile"
     taken.write_text("mine")
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(taken / "x.mp4"), "--duration", "2"),
-    )
+    done = run_samples("grace_hopper.jpg", str(taken / "x.mp4"), "2")
     line = assert_one_error_line(done, "invalid_request", 2)
     assert line == (
         f"error: invalid_request: {taken} is a file, where the folder of -o must be: "
@@ -205,11 +199,7 @@ def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Pa
     as `internal`, with the video lost."""
     taken = tmp_path / "out.facedub"
     taken.write_text("mine")
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
-    )
+    done = run_samples("grace_hopper.jpg", str(tmp_path / "out.mp4"), "2")
     line = assert_one_error_line(done, "invalid_request", 2)
     assert "out.facedub" in line
     assert done.stdout == ""  # refused before the pipeline started
@@ -226,10 +216,6 @@ def test_side_folder_name_taken_by_a_file_is_refused_before_the_run(tmp_path: Pa
 )
 def test_a_folder_that_cannot_be_written_is_refused_before_the_run(output: str, line: str) -> None:
     """It said "(no such file or directory)" of /proc, which is there."""
-    done = facedubd_run(
-        str(sample_path("grace_hopper.jpg")),
-        str(sample_path("single_face.mp4")),
-        *("-o", output, "--duration", "2"),
-    )
+    done = run_samples("grace_hopper.jpg", output, "2")
     assert assert_one_error_line(done, "invalid_request", 2) == f"error: invalid_request: {line}"
     assert done.stdout == ""

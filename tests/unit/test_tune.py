@@ -13,6 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from facedubd.models import tune
 from facedubd.models.layout import prelu_reference
 from facedubd.models.sessions import create_session
 from facedubd.models.tune import (
@@ -285,3 +286,30 @@ def test_a_jobs_models_are_rewritten_only_where_the_bits_stay_the_same(
     assert f".v{TUNE_VERSION}." in mesh.name and "Min" not in _ops(mesh.read_bytes())
     hand = tuned_copy("hand_landmark_lite", model_paths["hand_landmark_lite"])
     assert hand.read_bytes() == model_paths["hand_landmark_lite"].read_bytes()  # no PReLU
+
+
+def test_an_optimised_graph_that_differs_is_refused_once_not_per_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused, it was built and checked again by every later session (three sessions'
+    creation each time, every job); the refusal is now kept in the cache."""
+    monkeypatch.setenv("FACEDUB_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "net.onnx"
+    source.write_bytes(prelu_model())
+    tuned = tuned_model_path(source)
+    checks: list[Path] = []
+
+    def differs(source: Path, optimized: Path, loaded: object) -> bool:
+        checks.append(optimized)
+        return False
+
+    monkeypatch.setattr(tune, "_runs_alike", differs)
+    for _ in range(2):
+        session = create_session(tuned, "cpu", 1, reuse_optimized=True)
+        options = session.get_session_options()
+        assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert len(checks) == 1
+    folder = tmp_path / "cache" / "models" / "optimized"
+    (marker,) = folder.iterdir()
+    assert marker.name == f"{tuned.stem}.optimized.onnx.refused"
+    assert _mode(marker) == 0o600 and marker.read_bytes() == b""
