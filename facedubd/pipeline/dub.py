@@ -97,6 +97,8 @@ RESHAPE_HULL = 1.12
 RESHAPE_REACH = 0.92
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.55
+#: The most an eye opens, in the character's own eye openings.
+MAX_EYE_RATIO = 1.4
 #: Below BLINK_SHOW_FROM of its keyframe opening, the reference's own eye shows through
 #: the face layer, fully at BLINK_SHOW_FULL; EYE_PATCH is that patch's size (ellipse
 #: axes) in eye widths (corner to corner). The ramp is short: in between, the photo's
@@ -725,9 +727,7 @@ def target_mesh(
     target = state.character_free + (ref_free - key.free) * state.delta_weights[:, None]
     eyes = (topo.right_eye, topo.left_eye)
     for eye, key_gap, char_gap in zip(eyes, state.key_eye_gaps, state.char_eye_gaps, strict=True):
-        # The mesh model sees a shut eye as about half open: stretch the ratio so a
-        # reference blink closes the character's eye fully.
-        ratio = np.clip((_gaps(gaps_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
+        ratio = eye_ratio(_gaps(gaps_free, eye) / key_gap)
         target = set_opening(target, eye, char_gap * ratio, upper_share=0.85, reach=0.2)
     mouth = topo.mouth
     wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * state.mouth_width_ratio
@@ -738,6 +738,18 @@ def target_mesh(
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
     to_image = key.frame.apply
     return pose.apply(to_image(target)), pose.apply(to_image(outline))
+
+
+def eye_ratio(ratio: npt.ArrayLike) -> Points:
+    """The character's eye opening, in its own, for the reference's lid gaps over the
+    keyframe's. The mesh model sees a shut eye as about half open: below the keyframe's
+    opening the ratio is stretched so that BLINK_FLOOR of it shuts the character's eye.
+    Above it the ratio is kept as it is (stretched, a keyframe with lids lowered, looking
+    down, made the character wide-eyed: 1.16 of the keyframe's opening drew 1.37 of the
+    photo's), up to MAX_EYE_RATIO."""
+    r = np.asarray(ratio, dtype=np.float64)
+    below = (r - BLINK_FLOOR) / (1 - BLINK_FLOOR)
+    return np.asarray(np.clip(np.where(r < 1.0, below, r), 0.0, MAX_EYE_RATIO), np.float64)
 
 
 #: How far (pose-free units) a move of the lips spreads into the skin around them, and
@@ -960,6 +972,18 @@ def smoothed_gaze(state: DubState, seen: iris.Gaze) -> Points:
     return state.gaze_filter(now)
 
 
+def _only_used(
+    tmap: geometry.TriangleMap, n: int
+) -> tuple[geometry.TriangleMap, npt.NDArray[np.int64]]:
+    """`tmap` renumbered to the triangles under `n` it shows, and those triangles' ids."""
+    ids = tmap.ids
+    valid = (ids >= 0) & (ids < n)
+    used = np.unique(ids[valid]).astype(np.int64)
+    renumbered = np.full_like(ids, -1)
+    renumbered[valid] = np.searchsorted(used, ids[valid])
+    return geometry.TriangleMap(renumbered, tmap.box, tmap.step), used
+
+
 def _move_irises(
     character: Character,
     eyes: gaze.PhotoEyes,
@@ -990,9 +1014,16 @@ def _move_irises(
         bx1, by1 = min(int(hi[0]), fx1), min(int(hi[1]), fy1)
         if bx1 - bx0 < 2 or by1 - by0 < 2:
             continue
-        emap = fmap.crop((bx0, by0, bx1, by1))
+        emap, used = _only_used(fmap.crop((bx0, by0, bx1, by1)), len(topo.triangles))
+        # Only the triangles the eye's box shows; the fallback never shows (the lids'
+        # mask lies inside triangles).
         sclera = geometry.remap_mesh(
-            eyes.sclera, character.mesh, target, topo.triangles, emap, used=len(topo.triangles)
+            eyes.sclera,
+            character.mesh,
+            target,
+            topo.triangles[used],
+            emap,
+            fallback=geometry.IDENTITY_AFFINE,
         )
         sx0, sy0 = sclera.origin
         sh, sw = sclera.image.shape[:2]
