@@ -18,7 +18,10 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
    onto the target mesh, so the silhouette around the pasted face is the character's,
    and nothing beyond the anchors changes.
 5. The character's photo is warped onto the target mesh (the same triangle-id map, a
-   second remap), the reference's own mouth interior (for a photo smiling with its
+   second remap); where the reference's gaze (measured by the tracking thread, see
+   `face/iris.py`) differs from the photo's, the character's iris is redrawn at the
+   reference's place in the eye, inside the target lids (`gaze.py`); the reference's
+   own mouth interior (for a photo smiling with its
    teeth, its whole lips) is warped into the target's lip opening (lips), colours
    are matched to the reference (LAB statistics, smoothed over time), and the face
    is blended over the reshaped frame with a feathered mask. As a reference eye shuts,
