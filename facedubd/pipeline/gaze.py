@@ -136,7 +136,7 @@ def photo_eyes(
 ) -> PhotoEyes | None:
     """The photo's eyes for gaze transfer from its texture, its mesh there (texture
     pixels), each eye's opening loop and corner indices, and its measured gaze; None
-    when neither iris can be lifted."""
+    unless both irises can be lifted (one eye moving alone would squint)."""
     sclera = texture
     kept: list[EyeGaze | None] = []
     patches: list[IrisPatch | None] = []
@@ -159,7 +159,7 @@ def photo_eyes(
         if patch is not None:
             lifted = disc(texture.shape[:2], centre, LIFT_RADIUS * radius) > 0
             sclera = fill_iris(sclera, lifted, inside)
-    if all(p is None for p in patches):
+    if any(p is None for p in patches):
         return None
     return PhotoEyes((kept[0], kept[1]), (patches[0], patches[1]), sclera)
 

@@ -98,8 +98,11 @@ def _moved(iris_x: float, wanted: tuple[float, float]) -> tuple[np.ndarray, np.n
                                  (iris_x - 7, 30.0), (iris_x, 37.0)]), left, right)  # fmt: skip
     loop_index = np.arange(4, 4 + len(loop))
     mesh = np.vstack([mesh, np.hstack([loop, np.zeros((len(loop), 1))])])
-    eyes = G.photo_eyes(image, mesh, (loop_index, loop_index), ((0, 1), (0, 1)), (photo, None))
-    assert eyes is not None and eyes.irises[0] is not None and eyes.gaze[1] is None
+    loops, corners = (loop_index, loop_index), ((0, 1), (0, 1))
+    # Both eyes or neither: one eye moving alone would squint.
+    assert G.photo_eyes(image, mesh, loops, corners, (photo, None)) is None
+    eyes = G.photo_eyes(image, mesh, loops, corners, (photo, photo))
+    assert eyes is not None and eyes.irises[0] is not None
     patch = eyes.irises[0]
     out = image.copy()
     xy = G.clamp_gaze(wanted, photo.radius)
@@ -155,3 +158,16 @@ def test_iris_placement_scales_and_turns_with_the_corners() -> None:
     centre = m @ np.array([4.0, 4.0, 1.0])
     assert centre == pytest.approx([100.0 - 90.0, 130.0 - 90.0])  # 0.25 along, down the line
     assert m[:, :2] == pytest.approx(np.array([[0.0, -2.0], [2.0, 0.0]]))
+
+
+def test_an_iris_hidden_by_the_lids_is_not_lifted() -> None:
+    image, _, _ = _synthetic_eye(50.0)
+    hidden = np.zeros((60, 100), bool)
+    assert G.iris_patch(image, (50.0, 30.0), 7.0, hidden) is None
+    hidden[30:, :] = True  # the lower half shows (over MIN_VISIBLE of the disc)
+    patch = G.iris_patch(image, (50.0, 30.0), 7.0, hidden)
+    assert patch is not None
+    # The hidden upper half is the mirror image of the lower one.
+    rgb = patch.rgba[:, :, :3]
+    cy = round(patch.centre[1])
+    assert np.array_equal(rgb[cy - 4], rgb[cy + 4])
