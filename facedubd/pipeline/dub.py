@@ -18,7 +18,10 @@ How a frame is dubbed (docs/PIPELINE.md has the longer story):
    onto the target mesh, so the silhouette around the pasted face is the character's,
    and nothing beyond the anchors changes.
 5. The character's photo is warped onto the target mesh (the same triangle-id map, a
-   second remap), the reference's own mouth interior (for a photo smiling with its
+   second remap); where the reference's gaze (measured by the tracking thread, see
+   `face/iris.py`) differs from the photo's, the character's iris is redrawn at the
+   reference's place in the eye, inside the target lids (`gaze.py`); the reference's
+   own mouth interior (for a photo smiling with its
    teeth, its whole lips) is warped into the target's lip opening (lips), colours
    are matched to the reference (LAB statistics, smoothed over time), and the face
    is blended over the reshaped frame with a feathered mask. As a reference eye shuts,
@@ -43,7 +46,8 @@ import numpy as np
 import numpy.typing as npt
 
 from facedubd.errors import FaceTooSmall, NoFaceInPhoto
-from facedubd.pipeline import blend, colour, geometry, occlusion
+from facedubd.pipeline import blend, colour, gaze, geometry, occlusion
+from facedubd.pipeline.face import iris
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.filters import OneEuroFilter
 from facedubd.pipeline.meshtopo import Hole, Topology, build_topology
@@ -96,6 +100,8 @@ RESHAPE_HULL = 1.12
 RESHAPE_REACH = 0.92
 #: A reference eye this fraction as open as in the keyframe counts as shut.
 BLINK_FLOOR = 0.55
+#: The most an eye opens, in the character's own eye openings.
+MAX_EYE_RATIO = 1.4
 #: Below BLINK_SHOW_FROM of its keyframe opening, the reference's own eye shows through
 #: the face layer, fully at BLINK_SHOW_FULL; EYE_PATCH is that patch's size (ellipse
 #: axes) in eye widths (corner to corner). The ramp is short: in between, the photo's
@@ -179,6 +185,9 @@ class Character:
     #: Where the photo's own hand covers its face (texture-sized, 0-255; None: no hand):
     #: the photo does not show the face there, so the dub shows the reference's.
     occluded: Image | None = None
+    #: The photo's irises lifted off for gaze transfer (`with_photo_gaze`; None: the
+    #: photo's eyes stay as photographed).
+    eyes: gaze.PhotoEyes | None = None
 
     @functools.cached_property
     def soft_portrait(self) -> Image:
@@ -210,6 +219,22 @@ def with_photo_hands(character: Character, hands: tuple[np.ndarray, ...]) -> Cha
         return character
     covered = np.asarray(np.round(mask * 255.0), dtype=np.uint8)
     return dataclasses.replace(character, occluded=covered)
+
+
+def with_photo_gaze(character: Character, photo_gaze: iris.Gaze | None) -> Character:
+    """The character with its irises lifted off for gaze transfer (`photo_gaze`:
+    `face.iris.measure_gaze` on the photo); unchanged when no iris can be lifted."""
+    if photo_gaze is None:
+        return character
+    topo = character.topology
+    eyes = gaze.photo_eyes(
+        character.texture,
+        character.mesh,
+        (topo.right_eye.loop_array, topo.left_eye.loop_array),
+        iris.EYE_CORNERS,
+        photo_gaze,
+    )
+    return character if eyes is None else dataclasses.replace(character, eyes=eyes)
 
 
 def _mesh_points(mesh: Any) -> Points:
@@ -638,6 +663,10 @@ class DubState:
     lips: ReferenceLips | None = None
     #: `jaw_weights` of the character's placed shape.
     jaw: Points | None = None
+    #: The reference's gaze (x, y per eye, `face.iris`), smoothed; the last one measured
+    #: stands for an eye not measured in a frame.
+    gaze_filter: OneEuroFilter | None = None
+    last_gaze: Points | None = None
     #: The strip joining the outline to the reshape's anchors (built on first use).
     ring: npt.NDArray[np.int32] | None = None
     timings_ms: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -671,6 +700,7 @@ class DubState:
             if character.lips_from_reference
             else None,
             jaw=jaw_weights(placed, character.topology.mouth),
+            gaze_filter=OneEuroFilter(rate_hz=fps, min_cutoff=GAZE_MIN_CUTOFF, beta=GAZE_BETA),
         )
 
     @contextmanager
@@ -700,9 +730,7 @@ def target_mesh(
     target = state.character_free + (ref_free - key.free) * state.delta_weights[:, None]
     eyes = (topo.right_eye, topo.left_eye)
     for eye, key_gap, char_gap in zip(eyes, state.key_eye_gaps, state.char_eye_gaps, strict=True):
-        # The mesh model sees a shut eye as about half open: stretch the ratio so a
-        # reference blink closes the character's eye fully.
-        ratio = np.clip((_gaps(gaps_free, eye) / key_gap - BLINK_FLOOR) / (1 - BLINK_FLOOR), 0, 1.4)
+        ratio = eye_ratio(_gaps(gaps_free, eye) / key_gap)
         target = set_opening(target, eye, char_gap * ratio, upper_share=0.85, reach=0.2)
     mouth = topo.mouth
     wanted = np.maximum(_gaps(gaps_free, mouth), 0.0) * state.mouth_width_ratio
@@ -713,6 +741,18 @@ def target_mesh(
     outline[:, 1] = np.maximum(outline[:, 1], state.mask_top_y)
     to_image = key.frame.apply
     return pose.apply(to_image(target)), pose.apply(to_image(outline))
+
+
+def eye_ratio(ratio: npt.ArrayLike) -> Points:
+    """The character's eye opening, in its own, for the reference's lid gaps over the
+    keyframe's. The mesh model sees a shut eye as about half open: below the keyframe's
+    opening the ratio is stretched so that BLINK_FLOOR of it shuts the character's eye.
+    Above it the ratio is kept as it is (stretched, a keyframe with lids lowered, looking
+    down, made the character wide-eyed: 1.16 of the keyframe's opening drew 1.37 of the
+    photo's), up to MAX_EYE_RATIO."""
+    r = np.asarray(ratio, dtype=np.float64)
+    below = (r - BLINK_FLOOR) / (1 - BLINK_FLOOR)
+    return np.asarray(np.clip(np.where(r < 1.0, below, r), 0.0, MAX_EYE_RATIO), np.float64)
 
 
 #: How far (pose-free units) a move of the lips spreads into the skin around them, and
@@ -869,6 +909,9 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
             )
         else:
             mouth = None
+    if character.eyes is not None and (seen := iris.gaze_of(mesh)) is not None:
+        with state.timed("gaze"):
+            _move_irises(character, character.eyes, state, seen, face, fmap, target)
     patch_shape = (fy1 - fy0, fx1 - fx0)
     origin = (fx0, fy0)
     with state.timed("mask"):
@@ -907,6 +950,96 @@ def composite(character: Character, frame_rgb: Image, mesh: Any, state: DubState
         with state.timed("hands"):
             occlusion.keep_hands(out, frame_rgb, hands, box)
     return out
+
+
+#: The reference's gaze is smoothed by a One-Euro filter (corner distances per second).
+GAZE_MIN_CUTOFF = 3.0
+GAZE_BETA = 1.0
+
+
+def smoothed_gaze(state: DubState, seen: iris.Gaze) -> Points:
+    """The reference's gaze (x, y) per eye, smoothed; an eye not measured this frame
+    keeps its last value (the other eye's while it has none)."""
+    now = np.full((2, 2), np.nan)
+    for i, eye in enumerate(seen):
+        if eye is not None:
+            now[i] = (eye.x, eye.y)
+        elif state.last_gaze is not None:
+            now[i] = state.last_gaze[i]
+    for i in range(2):
+        if np.isnan(now[i]).any():
+            now[i] = now[1 - i]
+    state.last_gaze = now
+    if state.gaze_filter is None or np.isnan(now).any():
+        return now
+    return state.gaze_filter(now)
+
+
+def _only_used(
+    tmap: geometry.TriangleMap, n: int
+) -> tuple[geometry.TriangleMap, npt.NDArray[np.int64]]:
+    """`tmap` renumbered to the triangles under `n` it shows, and those triangles' ids."""
+    ids = tmap.ids
+    valid = (ids >= 0) & (ids < n)
+    used = np.unique(ids[valid]).astype(np.int64)
+    renumbered = np.full_like(ids, -1)
+    renumbered[valid] = np.searchsorted(used, ids[valid])
+    return geometry.TriangleMap(renumbered, tmap.box, tmap.step), used
+
+
+def _move_irises(
+    character: Character,
+    eyes: gaze.PhotoEyes,
+    state: DubState,
+    seen: iris.Gaze,
+    face: geometry.Warped,
+    fmap: geometry.TriangleMap,
+    target: Points,
+) -> None:
+    """Redraw the character's irises (in place in `face`) at the reference's gaze."""
+    wanted = smoothed_gaze(state, seen)
+    if np.isnan(wanted).any():
+        return
+    topo = character.topology
+    fx0, fy0, fx1, fy1 = fmap.box
+    loops = (topo.right_eye.loop_array, topo.left_eye.loop_array)
+    for index, (loop, (a, b)) in enumerate(zip(loops, iris.EYE_CORNERS, strict=True)):
+        photo, patch = eyes.gaze[index], eyes.irises[index]
+        if photo is None or patch is None:
+            continue
+        xy = gaze.clamp_gaze(wanted[index], photo.radius)
+        strength = gaze.move_strength(photo, xy)
+        if strength <= 0.0:
+            continue
+        lo = np.floor(target[loop, :2].min(axis=0)).astype(int) - 1
+        hi = np.ceil(target[loop, :2].max(axis=0)).astype(int) + 2
+        bx0, by0 = max(int(lo[0]), fx0), max(int(lo[1]), fy0)
+        bx1, by1 = min(int(hi[0]), fx1), min(int(hi[1]), fy1)
+        if bx1 - bx0 < 2 or by1 - by0 < 2:
+            continue
+        emap, used = _only_used(fmap.crop((bx0, by0, bx1, by1)), len(topo.triangles))
+        # Only the triangles the eye's box shows; the fallback never shows (the lids'
+        # mask lies inside triangles).
+        sclera = geometry.remap_mesh(
+            eyes.sclera,
+            character.mesh,
+            target,
+            topo.triangles[used],
+            emap,
+            fallback=geometry.IDENTITY_AFFINE,
+        )
+        sx0, sy0 = sclera.origin
+        sh, sw = sclera.image.shape[:2]
+        region = face.image[sy0 - fy0 : sy0 - fy0 + sh, sx0 - fx0 : sx0 - fx0 + sw]
+        lids = blend.polygon_mask((sh, sw), target[loop, :2], (sx0, sy0))
+        placement = gaze.iris_placement(
+            patch,
+            (character.mesh[a, :2], character.mesh[b, :2]),
+            (target[a, :2], target[b, :2]),
+            xy,
+            origin=(sx0, sy0),
+        )
+        gaze.draw_eye(region, sclera.image, patch, placement, lids, strength)
 
 
 def map_step(face_box: tuple[int, int, int, int], eye_distance: float) -> int:

@@ -239,6 +239,7 @@ def run(
         # its refusals still come after the photo's.
         from facedubd.pipeline.face import load_face_models
         from facedubd.pipeline.face.hands import load_hand_models, photo_hands, with_hands
+        from facedubd.pipeline.face.iris import load_iris_model, measure_gaze, with_gaze
 
         _limit_threads(settings.threads)
         models = load_face_models(settings.device, settings.threads)  # fetches what is missing
@@ -254,6 +255,8 @@ def run(
             drawn = pool.submit(draw_character, models, photo_check.rgb)
             # With the palm detector: it looks for a hand over the photo's face, once.
             hand_models = pool.submit(load_hand_models, settings.device, settings.threads, True)
+            # The iris model: where the reference's eyes look, and the photo's.
+            iris_model = pool.submit(load_iris_model, settings.device, settings.threads)
             video_check = check_video(Path(video), seconds, models, picker.see, probed)
     checked = InputCheck(photo=photo_check, video=video_check, duration=seconds)
     info = checked.video.info
@@ -266,6 +269,10 @@ def run(
     # Where the photo's own hand covers its face, the dub shows the reference's face.
     character = dub.with_photo_hands(
         character, photo_hands(hand_models.result(), photo_check.rgb, dub.photo_points(character))
+    )
+    # The photo's irises are lifted off, to be drawn where the reference looks.
+    character = dub.with_photo_gaze(
+        character, measure_gaze(iris_model.result(), photo_check.rgb, dub.photo_points(character))
     )
 
     clock.enter("extracting_keyframe")
@@ -287,7 +294,10 @@ def run(
             checked,
             partial,
             dubber,
-            with_hands(follow_main_person(models, key.mesh), models=hand_models.result()),
+            with_gaze(
+                with_hands(follow_main_person(models, key.mesh), models=hand_models.result()),
+                session=iris_model.result(),
+            ),
             settings,
             clock,
         )

@@ -37,6 +37,7 @@ from facedubd.pipeline.face import hands as H
 from facedubd.pipeline.face import landmarks as lm
 from facedubd.pipeline.face.frames import iter_video_frames, load_rgb
 from facedubd.pipeline.face.hands import with_hands
+from facedubd.pipeline.face.iris import load_iris_model, measure_gaze, with_gaze
 from facedubd.samples import sample_path
 
 pytestmark = pytest.mark.slow
@@ -92,8 +93,11 @@ def _run(models: FaceModels, name: str) -> DubRun:
     video = sample_path(video_name)
     fps = _frame_rate(video)
     frames = [f.copy() for f in iter_video_frames(video, max_frames=round(seconds * fps))]
-    # The reference is tracked as the pipeline does: the face, and hands over it.
-    tracker = with_hands(FaceTracker(models), device="cpu", threads=1)
+    # The reference is tracked as the pipeline does: the face, hands over it, the gaze.
+    iris_model = load_iris_model(device="cpu", threads=1)
+    tracker = with_gaze(
+        with_hands(FaceTracker(models), device="cpu", threads=1), session=iris_model
+    )
     tracked = [tracker.update(f) for f in frames]
     ref = [None if m is None else np.asarray(m.points, dtype=np.float64) for m in tracked]
     scores = [
@@ -102,6 +106,9 @@ def _run(models: FaceModels, name: str) -> DubRun:
     ]
     key = int(np.argmax(scores))
     character = dub.build_character(models, photo)
+    character = dub.with_photo_gaze(
+        character, measure_gaze(iris_model, photo, dub.photo_points(character))
+    )
     dubber = dub.Dubber(character, ref[key], fps=fps)
     start = time.perf_counter()
     out = [dubber.process(f, m) for f, m in zip(frames, tracked, strict=True)]

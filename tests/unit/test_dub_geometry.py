@@ -120,6 +120,16 @@ def test_blink_strength_rises_as_the_eye_shuts() -> None:
     assert dub.blink_strength(middle, 0.3) == pytest.approx(0.5)
 
 
+def test_eye_ratio_stretches_a_closing_eye_but_not_an_opening_one() -> None:
+    # Below the keyframe's opening: BLINK_FLOOR of it shuts the eye, half way is half.
+    assert dub.eye_ratio(dub.BLINK_FLOOR) == pytest.approx(0.0)
+    assert dub.eye_ratio((1 + dub.BLINK_FLOOR) / 2) == pytest.approx(0.5)
+    assert dub.eye_ratio(0.2) == pytest.approx(0.0)
+    # At and above it the reference's ratio is kept (it used to be stretched: 1.16 -> 1.36).
+    assert dub.eye_ratio([1.0, 1.16]) == pytest.approx([1.0, 1.16])
+    assert dub.eye_ratio(2.0) == pytest.approx(dub.MAX_EYE_RATIO)
+
+
 def test_map_step_keeps_a_big_face_s_maps_at_about_the_same_resolution() -> None:
     assert dub.map_step((0, 0, 80, 90), 50.0) == 1  # small faces: full resolution
     assert dub.map_step((0, 0, 200, 240), 140.0) == 2
