@@ -243,3 +243,36 @@ def test_a_keyframe_with_lowered_lids_does_not_make_the_character_wide_eyed(
     assert len(drawn) >= 80
     assert np.mean(drawn) <= np.mean(seen) + 0.03
     assert np.mean(drawn) <= 1.18
+
+
+def test_an_eye_shown_shut_is_not_measured(gaze_run: GazeRun, iris_session: I.Session) -> None:
+    """Below `dub.lids_shown_below` of the keyframe's openness the dub shows the
+    reference's own lids over that eye, so the tracker does not measure it (its last
+    value stands) and measures the open eye in its place; the iris model runs at most
+    once a frame either way."""
+    run = gaze_run
+    first = run.tracked[0]
+    assert first is not None
+    shut_below = dub.lids_shown_below(first.points)
+    right, left = lm.eye_openness(first.points)
+    assert shut_below == pytest.approx((right * dub.BLINK_SHOW_FULL, left * dub.BLINK_SHOW_FULL))
+    pairs = [(f, m) for f, m in zip(run.frames, run.tracked, strict=True) if m is not None]
+    every = I.GazeTracker(iris_session)
+    skipping = I.GazeTracker(iris_session, shut_below=shut_below)
+    shut = []
+    for frame, mesh in pairs:
+        every.update(frame, mesh)
+        skipping.update(frame, mesh)
+        openness = lm.eye_openness(mesh.points)
+        shut.append([o < s for o, s in zip(openness, shut_below, strict=True)])
+    both_shut = int(np.all(shut, axis=1).sum())
+    one_shut = int(np.any(shut, axis=1).sum())
+    print(f"\n[gaze] {len(pairs)} frames, an eye shown shut on {one_shut}, both on "
+          f"{both_shut}; iris runs {every.model_runs} -> {skipping.model_runs}")  # fmt: skip
+    assert both_shut >= 30  # the clip has long stretches of her lowered, shut lids
+    assert skipping.model_runs <= len(pairs) - both_shut + 1
+    assert skipping.model_runs < every.model_runs
+    # Everything shut: nothing is measured, and nothing is made up.
+    none = I.GazeTracker(iris_session, shut_below=(1.0, 1.0))
+    assert [none.update(run.frames[0], first) for _ in range(3)] == [(None, None)] * 3
+    assert none.model_runs == 0

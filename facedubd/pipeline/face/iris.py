@@ -188,12 +188,23 @@ class GazeTracker:
     eyes: one iris run per frame, each eye's value at most a frame old) halve the cost
     of both eyes on every frame. On the demo clip (tests/e2e/test_gaze.py) the output's
     read-back gaze follows the reference's at r 0.94 across, 0.69 up and down; with
-    `every=2` (a quarter of the cost, each eye up to 3 frames old) at 0.87 and 0.65."""
+    `every=2` (a quarter of the cost, each eye up to 3 frames old) at 0.87 and 0.65.
+
+    An eye whose openness (`lm.eye_openness`) is under its `shut_below` value is not
+    measured (its last value stands; the other eye is measured in its place): the dub
+    shows the reference's own lids over such an eye, so no iris of the character's is
+    seen there, and an iris between nearly shut lids is the model's guess."""
 
     def __init__(
-        self, session: Session, *, alternate: bool = True, every: int = GAZE_EVERY
+        self,
+        session: Session,
+        *,
+        alternate: bool = True,
+        every: int = GAZE_EVERY,
+        shut_below: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self._session = session
+        self._shut_below = shut_below
         self._alternate = alternate
         self._every = max(1, every)
         self._last: list[EyeGaze | None] = [None, None]
@@ -209,11 +220,16 @@ class GazeTracker:
         if (self.frames - 1) % self._every and None not in self._last:
             return (self._last[0], self._last[1])
         pts = np.asarray(face.points, dtype=np.float64)
-        for index in range(2):
-            if self._alternate and index != self._turn and self._last[index] is not None:
+        openness = lm.eye_openness(pts) if any(self._shut_below) else (1.0, 1.0)
+        measured = False
+        for index in (self._turn, 1 - self._turn):
+            if openness[index] < self._shut_below[index]:
+                continue
+            if self._alternate and measured and self._last[index] is not None:
                 continue
             self.model_runs += 1
             self._last[index] = measure_eye(self._session, rgb, pts, index)
+            measured = True
         self._turn = 1 - self._turn
         return (self._last[0], self._last[1])
 
@@ -249,9 +265,14 @@ class FaceAndGazeTracker:
 
 
 def with_gaze(
-    faces: object, device: str = "auto", threads: int = 1, session: Session | None = None
+    faces: object,
+    device: str = "auto",
+    threads: int = 1,
+    session: Session | None = None,
+    shut_below: tuple[float, float] = (0.0, 0.0),
 ) -> FaceAndGazeTracker:
     """`faces` (a tracker) with a gaze tracker on the iris model riding on it
-    (`session`: load_iris_model(device, threads) when the caller loaded it already)."""
+    (`session`: load_iris_model(device, threads) when the caller loaded it already;
+    `shut_below`: see GazeTracker)."""
     model = load_iris_model(device, threads) if session is None else session
-    return FaceAndGazeTracker(faces, GazeTracker(model))
+    return FaceAndGazeTracker(faces, GazeTracker(model, shut_below=shut_below))
