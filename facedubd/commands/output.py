@@ -9,6 +9,7 @@ and the one table of exit codes (`facedubd run` keeps the same numbers).
 | 4 | not found | not_found |
 | 8 | refused: it conflicts with what exists | already_exists, key_limit |
 | 130 | stopped by Ctrl-C (`run`, the `users purge` question) | cancelled |
+| 143, 129 | `run` stopped by SIGTERM, SIGHUP (128 + the signal's number) | cancelled |
 """
 
 from __future__ import annotations

@@ -233,3 +233,35 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_run(output: str, 
     )
     assert assert_one_error_line(done, "invalid_request", 2) == f"error: invalid_request: {line}"
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_kill_mid_run_removes_the_work_folder(
+    tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) once the views were written left
+    `.facedub-*/` beside -o with the character's views and preview in it (QA pass)."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("WolfgangLanger_Pexels.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "15"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("generating_video:"):
+            break  # the views and the preview are in the work folder by now
+    work = [p for p in tmp_path.iterdir() if p.name.startswith(".facedub-")]
+    assert len(work) == 1 and (work[0] / "views" / "front.png").is_file()
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=60)
+    assert stderr == "error: cancelled: The job was cancelled.\n"
+    assert process.returncode == status  # 128 + the signal, as the shell reports it
+    assert list(tmp_path.iterdir()) == []
