@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -50,6 +51,21 @@ def exit_code(exc: FacedubError) -> int:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines with each column padded to its widest cell (two spaces between): whole
+    words and paths at any width, so `grep` and `cut` work on them piped."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A header line and one line a row, columns aligned (as `facedub`'s tables)."""
+    for line in aligned([header, *rows]):
+        print(line)
 
 
 def fail(exc: FacedubError) -> NoReturn:

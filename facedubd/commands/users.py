@@ -8,13 +8,13 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from facedubd.commands.output import INTERRUPTED_EXIT, fail, print_json
+from facedubd.commands.output import INTERRUPTED_EXIT, fail, print_json, print_table
 from facedubd.errors import AlreadyExists, Cancelled, FacedubError, InvalidRequest, NotFound
 from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
 from facedubd.settings import DaemonSettings, load_settings
@@ -150,22 +150,13 @@ def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
     if as_json:
         print_json([_user_json(u) for u in users])
         return
-    rows = [("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS")]
+    rows = []
     for u in users:
         flags = ["suspended"] if u.suspended else []
         flags += [] if u.overage_enabled else ["no-overage"]
         credits = f"{u.credits_limit}+{u.bonus_credits}"
         rows.append((str(u.id), u.email, u.plan, credits, " ".join(flags)))
-    for line in _aligned(rows):
-        print(line)
-
-
-def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    """Rows as lines with each column padded to its widest cell (two spaces between)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
+    print_table(("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS"), rows)
 
 
 def _update(data: Path | None, email: str, field: str, value: int | str) -> None:
