@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
 import os
 import pty
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -70,3 +76,80 @@ def test_key_question_stopped_is_one_error_line(typed: bytes, line: bytes, statu
     assert rest.strip().splitlines() == [line]
     assert code == status
     assert _stored_nothing()
+
+
+class _SlowVideo(http.server.BaseHTTPRequestHandler):
+    """A completed job whose video arrives slowly: 64 KiB of an announced 8 MiB, then
+    nothing until the client goes (at most 30 s)."""
+
+    def do_GET(self) -> None:
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path.startswith("/jobs/"):
+            job = {
+                "id": "0123456789ab",
+                "status": "completed",
+                "stage": "done",
+                "output_url": f"{base}/files/0123456789ab/output.mp4?signature=x",
+                "artifacts": {},
+            }
+            body = json.dumps(job).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(8 << 20))
+        self.end_headers()
+        self.wfile.write(b"\0" * (64 << 10))
+        self.wfile.flush()
+        deadline = time.monotonic() + 30
+        with contextlib.suppress(OSError):
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                self.wfile.write(b"\0")  # until the client is gone
+                self.wfile.flush()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_killed_download_leaves_no_part_file(
+    tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) during `jobs download` left
+    `out.mp4.part`, the first part of the video (Ctrl-C removed it)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowVideo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **os.environ,
+        "FACEDUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "FACEDUB_API_KEY": "fdb_test",
+    }
+    env.pop("FACEDUB_DEBUG", None)
+    part = tmp_path / "out.mp4.part"
+    try:
+        process = subprocess.Popen(
+            [str(FACEDUB), "-q", "jobs", "download", "0123456789ab", "-o", "out.mp4"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not (part.exists() and part.stat().st_size > 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert part.exists(), "the download never started"
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert list(tmp_path.iterdir()) == []  # neither the video nor its .part
+    assert process.returncode == status, err  # 128 + the signal, as the shell reports it
+    assert "Traceback" not in err and out == ""
