@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,8 @@ from facedubd.settings import DaemonSettings, load_settings
 from facedubd.store import Store, User, open_store
 
 PLANS = ("agency", "pro", "starter")
+# One @ with something on each side and no space: what any mail system needs at least.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 T = TypeVar("T")
 
 users_app = typer.Typer(
@@ -118,10 +121,11 @@ def create(
 
     async def action(store: Store, settings: DaemonSettings, folder: Path) -> tuple[User, str]:
         _check_plan(plan)
-        if "@" not in email:
-            raise InvalidRequest(f"{email} is not an email address.")
-        if await store.user_by_email(email) is not None:
-            raise AlreadyExists(f"A user with the email {email} already exists.")
+        if not EMAIL.fullmatch(email):
+            raise InvalidRequest(f"{email!r} is not an email address.")
+        existing = await store.user_by_email(email)
+        if existing is not None:
+            raise AlreadyExists(f"A user with the email {existing.email} already exists.")
         limit = settings.default_credits_limit if credits_limit is None else credits_limit
         if not 0 <= limit <= MAX_CREDITS:
             raise InvalidRequest(f"--credits-limit must be a whole number from 0 to {MAX_CREDITS}.")
