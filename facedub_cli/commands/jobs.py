@@ -338,6 +338,11 @@ def list_jobs(
     print_table(["ID", "STATUS", "STAGE", "DURATION", "CREDITS", "AGE"], job_rows(jobs))
 
 
+# A completed job without an output_url: facedubd drops the link once the retention sweep
+# (setting output_retention_days) has deleted the files.
+OUTPUT_GONE = "its video is no longer kept (deleted after the server's retention period)"
+
+
 def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
     pairs = [
         ("id", str(job.get("id"))),
@@ -355,6 +360,8 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
         pairs.append(("error", f"{job.get('error')} ({job.get('error_code')})"))
     if job.get("output_url"):
         pairs.append(("output", str(job["output_url"])))
+    elif job.get("status") == "completed":
+        pairs.append(("output", f"none: {OUTPUT_GONE}"))
     return pairs
 
 
@@ -413,10 +420,12 @@ def download(
         body = client.last_body
         if job.get("status") == "failed":
             raise _failure(job)
-        if job.get("status") != "completed" or not job.get("output_url"):
+        if job.get("status") != "completed":
             raise FaceDubError(
                 "job_not_finished", f"job {job_id} is {job.get('status')}: no video yet"
             )
+        if not job.get("output_url"):
+            raise FaceDubError("output_deleted", f"job {job_id} completed, but {OUTPUT_GONE}")
         saved = [_download(client, str(job["output_url"]), target, state)]
         if views:
             for name, url in artifact_urls(job.get("artifacts") or {}):

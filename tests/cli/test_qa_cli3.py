@@ -153,3 +153,56 @@ def test_killed_download_leaves_no_part_file(
     assert list(tmp_path.iterdir()) == []  # neither the video nor its .part
     assert process.returncode == status, err  # 128 + the signal, as the shell reports it
     assert "Traceback" not in err and out == ""
+
+
+class _SweptJob(http.server.BaseHTTPRequestHandler):
+    """A job as facedubd answers once its retention sweep deleted the files: completed,
+    `output_url` null, no artifacts."""
+
+    def do_GET(self) -> None:
+        job = {
+            "id": "0123456789ab",
+            "status": "completed",
+            "stage": "done",
+            "output_url": None,
+            "created_at": int(time.time()) - 8 * 86400,
+            "error": None,
+            "duration_seconds": 5,
+            "credits_charged": 1,
+            "progress": 1.0,
+            "error_code": None,
+            "artifacts": {},
+        }
+        body = json.dumps(job).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_swept_video_is_not_called_not_ready(tmp_path: Path) -> None:
+    """After the retention sweep, `jobs download` said `job_not_finished: job ... is
+    completed: no video yet` (exit 8) and `jobs get` showed no output line at all."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SweptJob)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "FACEDUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "FACEDUB_API_KEY": "fdb_test",
+    }
+    try:
+        download = run_facedub("jobs", "download", "0123456789ab", env=env, cwd=tmp_path)
+        shown = run_facedub("jobs", "get", "0123456789ab", env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    gone = "its video is no longer kept (deleted after the server's retention period)"
+    assert download.code == 4  # not found: the job is there, its video is not
+    line = one_error_line(download, "output_deleted")
+    assert line == f"error: output_deleted: job 0123456789ab completed, but {gone}"
+    assert list(tmp_path.iterdir()) == []
+    assert shown.code == 0
+    assert f"output:   none: {gone}" in shown.stdout.splitlines()
