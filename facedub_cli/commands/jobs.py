@@ -262,8 +262,7 @@ def create(
             return
         job_id = str(created["job_id"])
         if not state.quiet and not state.json:
-            credits = created.get("credits_charged")
-            note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
+            note(charged_note(created))
         # `jobs download` refuses a job that has not completed: watch it first
         fetch = f"facedub jobs download {job_id}"
         if output is not None:
@@ -279,6 +278,15 @@ def create(
         print_raw(final_body)
     else:
         print(saved)
+
+
+def charged_note(created: dict[str, Any]) -> str:
+    """What `jobs create --wait` says once the job is in: its id, its charge and, when the
+    charge is past the month's credits, that it is overage (else said only without --wait)."""
+    credits = created.get("credits_charged")
+    overage = " (overage: past this month's limit)" if created.get("is_overage") else ""
+    plural = "" if credits == 1 else "s"
+    return f"job {created.get('job_id')}: {credits} credit{plural} charged{overage}"
 
 
 def _print_created(created: dict[str, Any], state: AppState) -> None:

@@ -12,9 +12,12 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from facedub_cli.commands.jobs import charged_note
+from facedub_cli.commands.usage import usage_lines
 from tests.cli.harness import FACEDUB, one_error_line, run_facedub
 
 
@@ -206,3 +209,35 @@ def test_a_swept_video_is_not_called_not_ready(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     assert shown.code == 0
     assert f"output:   none: {gone}" in shown.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("remaining", "shown"),
+    [
+        (149, "149"),
+        (0, "0"),
+        (-1, "0 (1 credit past the limit, charged as overage)"),
+        (-7, "0 (7 credits past the limit, charged as overage)"),
+    ],
+)
+def test_usage_past_the_limit_says_overage(remaining: int, shown: str) -> None:
+    """`facedub usage` past the limit (overage on) showed `remaining: -1`."""
+    body = {"plan": "agency", "credits_used": 2, "credits_limit": 1, "bonus_credits": 0}
+    lines = dict(usage_lines({**body, "credits_remaining": remaining}))
+    assert lines["remaining"] == shown
+
+
+@pytest.mark.parametrize(
+    ("created", "said"),
+    [
+        ({"job_id": "a1", "credits_charged": 1, "is_overage": False}, "job a1: 1 credit charged"),
+        (
+            {"job_id": "b2", "credits_charged": 2, "is_overage": True},
+            "job b2: 2 credits charged (overage: past this month's limit)",
+        ),
+    ],
+)
+def test_create_wait_says_when_the_charge_is_overage(created: dict[str, Any], said: str) -> None:
+    """`jobs create --wait` said only `job ID: 2 credits charged` for an overage job (the
+    API's is_overage was shown only without --wait)."""
+    assert charged_note(created) == said
