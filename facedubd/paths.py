@@ -34,10 +34,10 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def make_private_parents(path: Path) -> None:
-    """Create the missing folders above `path`, each 0700 (faces are personal data);
-    folders that exist already are left as they are. NotADirectoryError names the
-    first one above `path` that exists and is not a folder."""
+def make_private_parents(path: Path) -> list[Path]:
+    """Create the missing folders above `path`, each 0700 (faces are personal data), and
+    return them, the outermost first; folders that exist already are left as they are.
+    NotADirectoryError names the first one above `path` that exists and is not a folder."""
     missing = []
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -45,9 +45,12 @@ def make_private_parents(path: Path) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise NotADirectoryError(20, "Not a directory", str(folder))
+    made = []
     for new in reversed(missing):
         new.mkdir(mode=0o700, exist_ok=True)
         os.chmod(new, 0o700)  # mkdir's mode passes through the umask
+        made.append(new)
+    return made
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -210,14 +210,15 @@ def _publish(result: RunResult, work: Path, output: Path) -> tuple[Path, Path]:
     return folder / "views", folder / "preview.jpg"
 
 
-def _work_folder(output: Path) -> Path:
-    """A private work folder beside OUTPUT, its missing parent folders made 0700 first;
-    a parent that cannot be made or written is refused (exit 2) before any work."""
+def _work_folder(output: Path) -> tuple[Path, list[Path]]:
+    """A private work folder beside OUTPUT, its missing parent folders made 0700 first
+    (and returned, so a run that fails can remove them); a parent that cannot be made or
+    written is refused (exit 2) before any work."""
     from facedubd.paths import make_private_parents
 
     try:
-        make_private_parents(output)
-        return Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent))  # 0700
+        made = make_private_parents(output)
+        return Path(tempfile.mkdtemp(prefix=".facedub-", dir=output.parent)), made  # 0700
     except NotADirectoryError as exc:
         where = exc.filename or output.parent
         _fail(
@@ -232,6 +233,15 @@ def _work_folder(output: Path) -> Path:
                 f"The folder of -o, {output.parent}, cannot be {verb}{reason}: choose another -o."
             )
         )
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (outermost first) that are empty, innermost first."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): the folders above it are not empty either
 
 
 def run(
@@ -293,7 +303,7 @@ def run(
                 f"{side.name} beside -o is a file, where the views go: choose another -o."
             )
         )
-    work = _work_folder(output)
+    work, made = _work_folder(output)
     settings = PipelineSettings(duration=seconds, device=device.value)
     failure: BaseException | None = None
     stopped_by: int | None = None
@@ -310,6 +320,7 @@ def run(
     finally:
         shutil.rmtree(work, ignore_errors=True)  # before any exit: no work folder is left
     if failure is not None:
+        _remove_empty(made)  # the folders made for -o, unless something else went in
         _fail(failure, stopped_by or signal.SIGINT)
     if json_output:
         sys.stdout.write(json.dumps(body, separators=(",", ":")) + "\n")

@@ -265,3 +265,21 @@ def test_kill_mid_run_removes_the_work_folder(
     assert stderr == "error: cancelled: The job was cancelled.\n"
     assert process.returncode == status  # 128 + the signal, as the shell reports it
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_run_removes_the_folders_it_made_for_output(tmp_path: Path) -> None:
+    """`-o results/today/out.mp4` with a photo refused (or any failure, or Ctrl-C) left
+    `results/today/` behind, empty; folders that were there already stay (QA pass)."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "old.mp4").write_bytes(b"mine")
+    for output in ("results/today/out.mp4", "new/deeper/out.mp4"):
+        done = facedubd_run(
+            str(sample_path("free-mountain-vector-01.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / output), "--duration", "2"),
+        )
+        assert_one_error_line(done, "no_face_in_photo", 2)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "results",
+        "results/old.mp4",
+    ]

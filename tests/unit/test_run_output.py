@@ -20,12 +20,13 @@ def test_missing_folders_above_the_output_are_made_0700(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o755)
     mine.chmod(0o755)
-    make_private_parents(mine / "a" / "b" / "out.mp4")
+    made = make_private_parents(mine / "a" / "b" / "out.mp4")
+    assert made == [mine / "a", mine / "a" / "b"]  # what a failed run removes again
     assert _mode(mine / "a") == 0o700
     assert _mode(mine / "a" / "b") == 0o700
     assert _mode(mine) == 0o755  # a folder that was there is the user's: left as it was
     assert not (mine / "a" / "b" / "out.mp4").exists()
-    make_private_parents(mine / "a" / "b" / "out.mp4")  # again: nothing to do, no error
+    assert make_private_parents(mine / "a" / "b" / "out.mp4") == []  # nothing to do again
 
 
 def test_a_file_above_the_output_is_named(tmp_path: Path) -> None:
