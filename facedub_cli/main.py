@@ -194,7 +194,8 @@ def stop_like_ctrl_c() -> dict[str, int]:
         raise KeyboardInterrupt
 
     for signum in STOP_SIGNALS:
-        signal.signal(signum, on_stop)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # `nohup` asked to go on
+            signal.signal(signum, on_stop)
     return stopped
 
 

@@ -93,7 +93,12 @@ def _stop_noted() -> Iterator[Callable[[], int | None]]:
             seen["signal"] = signum
         signal.default_int_handler(signum, frame)
 
-    previous = {signum: signal.signal(signum, on_stop) for signum in STOP_SIGNALS}
+    previous = {
+        signum: signal.signal(signum, on_stop)
+        for signum in STOP_SIGNALS
+        # `nohup` (SIGHUP) or a parent that ignores SIGTERM asked for the run to go on
+        if signum == signal.SIGINT or signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         yield lambda: seen["signal"]
     finally:

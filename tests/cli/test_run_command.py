@@ -283,3 +283,29 @@ def test_a_refused_run_removes_the_folders_it_made_for_output(tmp_path: Path) ->
         "results",
         "results/old.mp4",
     ]
+
+
+def test_a_run_under_nohup_goes_on_after_sighup(tmp_path: Path) -> None:
+    """SIGHUP stops a run as Ctrl-C does, unless it was ignored when the run started
+    (`nohup facedubd run ...`): then the run goes on and writes its video."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("generating_video:"):
+            break
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert (tmp_path / "out.mp4").stat().st_size > 0
