@@ -87,6 +87,20 @@ class PeerAwareHttpTools(HttpToolsProtocol):
         _attach_peer(self, transport)
 
 
+class QuietWhenStoppedNow(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" for a request cancelled by a stop
+    at once (the second signal: an open `jobs watch` stream, say), a CancelledError
+    traceback that read as if the daemon had failed; every other record passes."""
+
+    def __init__(self, stopping_now: Callable[[], bool]) -> None:
+        super().__init__()
+        self._stopping_now = stopping_now
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, asyncio.CancelledError) and self._stopping_now())
+
+
 class DaemonServer(uvicorn.Server):
     """uvicorn's server without its own signal handling: ours covers the drain too."""
 
@@ -247,6 +261,8 @@ async def run_daemon(
     )
     server = DaemonServer(config)
     _install_signals(server, asyncio.get_running_loop())
+    quiet = QuietWhenStoppedNow(lambda: server.force_exit)
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     log.info("facedubd listening on http://%s:%d and unix:%s", *_tcp_name(sockets[1]), sock_path)
     try:
         await server.serve(sockets=sockets)
