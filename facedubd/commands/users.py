@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -142,25 +143,27 @@ def create(
 
 @users_app.command("list")
 def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
-    """List every account.
+    """List every account: USED is this month's credits, CREDITS the monthly limit + bonus.
 
     Exit codes: 0 listed, 1 failed, 2 usage; an error prints one line
     `error: <code>: <sentence>` on stderr."""
+    from facedubd.api.routes.jobs import month_start
 
-    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[User]:
-        return await store.list_users()
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[tuple[User, int]]:
+        since = month_start(int(time.time()))  # as GET /usage counts
+        return [(u, await store.credits_used(u.id, since)) for u in await store.list_users()]
 
     users = _run(data, action)
     if as_json:
-        print_json([_user_json(u) for u in users])
+        print_json([{**_user_json(u), "credits_used": used} for u, used in users])
         return
     rows = []
-    for u in users:
+    for u, used in users:
         flags = ["suspended"] if u.suspended else []
         flags += [] if u.overage_enabled else ["no-overage"]
         credits = f"{u.credits_limit}+{u.bonus_credits}"
-        rows.append((str(u.id), u.email, u.plan, credits, " ".join(flags)))
-    print_table(("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS"), rows)
+        rows.append((str(u.id), u.email, u.plan, str(used), credits, " ".join(flags)))
+    print_table(("ID", "EMAIL", "PLAN", "USED", "CREDITS", "FLAGS"), rows)
 
 
 def _update(data: Path | None, email: str, field: str, value: int | str) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from facedubd.api.routes.jobs import month_start
+from facedubd.store import NewJob, SqliteStore
 from tests.cli.harness import FACEDUBD, ROOT
 
 
@@ -45,3 +49,37 @@ def test_an_email_with_a_space_or_an_empty_side_is_refused(tmp_path: Path, email
     assert done.stderr == f"error: invalid_request: {email!r} is not an email address.\n"
     users = json.loads(facedubd(tmp_path / "data", "users", "list", "--json").stdout)
     assert [u for u in users if not u["local_owner"]] == []
+
+
+def test_users_list_shows_the_credits_used_this_month(tmp_path: Path) -> None:
+    """`users list` showed only `CREDITS 150+10` (limit + bonus): an admin could not see
+    what an account had used without its key (GET /usage)."""
+    data = tmp_path / "data"
+    assert facedubd(data, "users", "create", "ann@example.com").returncode == 0
+    assert facedubd(data, "users", "create", "bo@example.com").returncode == 0
+    assert facedubd(data, "users", "grant", "ann@example.com", "10").returncode == 0
+
+    async def charge() -> None:  # a 15 s job admitted now, as POST /jobs admits it
+        store = await SqliteStore.open(data / "facedubd.db")
+        try:
+            ann = await store.user_by_email("ann@example.com")
+            assert ann is not None
+            now = int(time.time())
+            new = NewJob("0123456789ab", ann.id, 15, 3, 2, month_start(now), now)
+            await store.create_job(new, lambda job: {"job_id": job.id})
+        finally:
+            await store.close()
+
+    asyncio.run(charge())
+    listed = facedubd(data, "users", "list")
+    header, *rows = (line.split() for line in listed.stdout.splitlines())
+    assert header == ["ID", "EMAIL", "PLAN", "USED", "CREDITS", "FLAGS"]
+    assert [row[1:5] for row in rows] == [
+        ["ann@example.com", "agency", "3", "150+10"],
+        ["bo@example.com", "agency", "0", "150+0"],
+    ]
+    as_json = json.loads(facedubd(data, "users", "list", "--json").stdout)
+    assert [(u["email"], u["credits_used"]) for u in as_json] == [
+        ("ann@example.com", 3),
+        ("bo@example.com", 0),
+    ]
