@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.server
 import json
 import os
 import pty
 import signal
 import subprocess
+import termios
 import threading
 import time
 from pathlib import Path
@@ -38,30 +40,43 @@ def test_login_without_a_terminal_says_to_pipe_the_key() -> None:
     assert _stored_nothing()
 
 
+def _controlling_terminal() -> None:
+    """In the child: a session of its own whose terminal is its stdin (the pty), so
+    getpass finds /dev/tty there, as on a user's terminal."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def _at_the_key_prompt(typed: bytes) -> tuple[bytes, bytes, int]:
     """Run `facedub auth login` on a terminal, type `typed` at its question; (the question,
     what followed, the exit status). Nothing is sent: the URL answers nobody."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: becomes facedub, on the pty
-        env = {**os.environ, "FACEDUB_API_URL": "http://127.0.0.1:9"}
-        os.execve(str(FACEDUB), ["facedub", "auth", "login"], env)
+    main, child_end = pty.openpty()
+    process = subprocess.Popen(
+        [str(FACEDUB), "auth", "login"],
+        stdin=child_end,
+        stdout=child_end,
+        stderr=child_end,
+        env={**os.environ, "FACEDUB_API_URL": "http://127.0.0.1:9"},
+        preexec_fn=_controlling_terminal,
+    )
+    os.close(child_end)
     question = b""
     deadline = time.monotonic() + 30
     while not question.endswith(b": ") and time.monotonic() < deadline:
-        question += os.read(fd, 1024)
-    os.write(fd, typed)
+        question += os.read(main, 1024)
+    os.write(main, typed)
     rest = b""
     while True:
         try:
-            chunk = os.read(fd, 1024)
+            chunk = os.read(main, 1024)
         except OSError:  # the child closed the terminal
             break
         if not chunk:
             break
         rest += chunk
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return question, rest, os.waitstatus_to_exitcode(status)
+    code = process.wait(30)
+    os.close(main)
+    return question, rest, code
 
 
 @pytest.mark.parametrize(
