@@ -1,6 +1,6 @@
 """Bind the Unix socket and the TCP port, run the API and the worker, drain on a signal.
 
-Shutdown, in order: the first SIGTERM/SIGINT stops accepting connections and lets open
+Shutdown, in order: the first SIGTERM/SIGINT (or SIGHUP) stops accepting connections and lets open
 requests end (a few seconds); running jobs get `shutdown_grace_s` to finish; the rest
 are requeued; the socket file is removed; exit 0. A second signal stops at once."""
 
@@ -217,6 +217,10 @@ def _install_signals(server: DaemonServer, loop: asyncio.AbstractEventLoop) -> N
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    # The terminal a `facedubd serve &` runs from closing: drain too, not die on the spot
+    # with the socket left behind; under `nohup` it stays ignored.
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        loop.add_signal_handler(signal.SIGHUP, on_signal)
 
 
 async def run_daemon(

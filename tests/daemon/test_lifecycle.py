@@ -254,3 +254,12 @@ def test_a_stop_at_once_with_a_stream_open_logs_no_traceback(
     log = daemon.log_path.read_text()
     assert "second signal: stopping now" in log
     assert "Traceback" not in log and "Exception in ASGI application" not in log
+
+
+def test_sighup_drains_as_sigterm_does(daemon: Daemon) -> None:
+    """The terminal of a `facedubd serve &` closing (SIGHUP) killed the daemon on the spot
+    (exit -1, no drain, the socket file left behind, running jobs left `processing`)."""
+    daemon.start("--workers", "0")
+    assert daemon.stop(signal.SIGHUP, timeout=30) == 0
+    assert not daemon.socket_path.exists()
+    assert "stopping: draining requests and jobs" in daemon.log_path.read_text()
