@@ -88,6 +88,22 @@ def test_clip_too_short_names_both_lengths(tmp_path: Path) -> None:
     assert "2.43 s long" in line and "10 s" in line
 
 
+def test_clip_shorter_than_the_default_says_it_is_the_default(tmp_path: Path) -> None:
+    """Without --duration a 2.43 s clip was "shorter than the 5 s asked for": nobody had
+    asked for 5 s (QA pass)."""
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4")),
+    )
+    line = assert_one_error_line(done, "video_too_short", 2)
+    assert line == (
+        "error: video_too_short: The video is 2.43 s long, shorter than the 5 s duration "
+        "(the default when none is given): send a clip at least 5 s long or ask for a "
+        "shorter duration."
+    )
+
+
 def test_missing_video_file(tmp_path: Path) -> None:
     done = facedubd_run(
         str(sample_path("grace_hopper.jpg")),
