@@ -256,3 +256,20 @@ def test_create_wait_says_when_the_charge_is_overage(created: dict[str, Any], sa
     """`jobs create --wait` said only `job ID: 2 credits charged` for an overage job (the
     API's is_overage was shown only without --wait)."""
     assert charged_note(created) == said
+
+
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_a_socket_path_that_is_no_socket_says_so(tmp_path: Path, what: str) -> None:
+    """`--socket` naming a folder (the data dir's `run/`, say) or a file said `connection
+    refused (is the server running?)`, which sends one looking for a stopped daemon."""
+    path = tmp_path / "run"
+    if what == "folder":
+        path.mkdir()
+    else:
+        path.write_text("not a socket")
+    done = run_facedub("--socket", str(path), "usage")
+    assert done.code == 7
+    assert one_error_line(done, "connection_failed") == (
+        f"error: connection_failed: cannot connect to socket {path}: that is a {what}, not a "
+        "socket (check --socket, FACEDUB_SOCKET or the profile)"
+    )
