@@ -20,7 +20,7 @@ import pytest
 
 from facedub_cli.commands.jobs import charged_note
 from facedub_cli.commands.usage import usage_lines
-from tests.cli.harness import FACEDUB, one_error_line, run_facedub
+from tests.cli.harness import FACEDUB, Daemon, one_error_line, run_facedub
 
 
 def _stored_nothing() -> bool:
@@ -273,3 +273,20 @@ def test_a_socket_path_that_is_no_socket_says_so(tmp_path: Path, what: str) -> N
         f"error: connection_failed: cannot connect to socket {path}: that is a {what}, not a "
         "socket (check --socket, FACEDUB_SOCKET or the profile)"
     )
+
+
+def test_piped_tables_keep_each_row_on_one_line(daemon: Daemon) -> None:
+    """`facedub keys list | grep ...` (or `jobs list`) met Rich's table folded at 80
+    columns: a long key name over four lines, every line padded with spaces to 80."""
+    name = "a rather long key name for the staging render farm in building seven, rack twelve"
+    created = run_facedub("--json", "keys", "create", name, daemon=daemon)
+    assert created.code == 0, created.stderr
+    key_id = json.loads(created.stdout)["id"]
+    listed = run_facedub("keys", "list", daemon=daemon, env={"COLUMNS": "80"})
+    assert listed.code == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["ID", "NAME", "PREFIX", "CREATED", "LAST", "USED"]
+    mine = [row for row in rows if row.startswith(key_id)]
+    assert len(mine) == 1 and f"  {name}  " in mine[0]
+    assert len(rows) == len(json.loads(run_facedub("--json", "keys", "list", daemon=daemon).stdout))
+    assert all(line == line.rstrip() for line in listed.stdout.splitlines())
