@@ -148,6 +148,14 @@ class FaceDubClient:
         """What this client talks to, for messages: the socket path or the URL."""
         return f"socket {self.socket}" if self.socket else self.api_url
 
+    def _not_a_socket(self) -> str | None:
+        """Why the socket path cannot be one, when something else is there: connecting to
+        a folder or a file said "connection refused (is the server running?)"."""
+        if self.socket is None or not self.socket.exists() or self.socket.is_socket():
+            return None
+        what = "a folder" if self.socket.is_dir() else "a file"
+        return f"that is {what}, not a socket (check --socket, FACEDUB_SOCKET or the profile)"
+
     def close(self) -> None:
         self._http.close()
 
@@ -165,7 +173,7 @@ class FaceDubClient:
         try:
             return self._http.send(request, stream=stream)
         except httpx.ConnectError as exc:
-            raise ConnectionFailed(self.target, _reason(exc)) from exc
+            raise ConnectionFailed(self.target, self._not_a_socket() or _reason(exc)) from exc
         except httpx.TimeoutException as exc:
             raise FaceDubError("timeout", f"{self.target} did not answer in time") from exc
         except httpx.TransportError as exc:

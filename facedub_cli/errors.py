@@ -24,6 +24,7 @@ EXIT_CODES: dict[str, int] = {
     "idempotency_conflict": 8,
     "job_finished": 8,
     "job_not_finished": 8,
+    "output_deleted": 4,  # not found: the job is there, its video no longer is
     "usage_error": 2,
     "invalid_config": 2,
     "models_loading": 1,

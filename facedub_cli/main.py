@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -177,19 +179,43 @@ app.add_typer(keys.app, name="keys")
 app.command("usage")(usage.usage)
 
 
+# `kill`, `timeout`, a service manager, a closed terminal: each stops `facedub` as Ctrl-C
+# does, so what Ctrl-C cleans up (a download's .part file) is cleaned up for them too.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED_EXIT = 130  # what a KeyboardInterrupt exits with (128 + SIGINT)
+
+
+def stop_like_ctrl_c() -> dict[str, int]:
+    """Turn STOP_SIGNALS into KeyboardInterrupt; the dict keeps the one that came."""
+    stopped: dict[str, int] = {}
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stopped.setdefault("signal", signum)
+        raise KeyboardInterrupt
+
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # `nohup` asked to go on
+            signal.signal(signum, on_stop)
+    return stopped
+
+
 def main() -> None:
     if "_FACEDUB_COMPLETE" in os.environ:
         # add_completion=False (we ship scripts) leaves Typer's shell classes unregistered.
         from typer._completion_classes import completion_init
 
         completion_init()
+    stopped = stop_like_ctrl_c()
     try:
         app(prog_name="facedub")
-    except SystemExit:
+    except SystemExit as leaving:
         try:
             sys.stdout.flush()
         except BrokenPipeError:
             stdout_closed()
+        if "signal" in stopped and leaving.code == INTERRUPTED_EXIT:
+            # 128 + the signal's number, as the shell reports a command it stopped
+            raise SystemExit(128 + stopped["signal"]) from None
         raise
 
 

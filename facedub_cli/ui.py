@@ -62,6 +62,16 @@ def note(message: str) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns aligned: on a terminal as Rich draws them (a long cell wraps to its width);
+    piped, one line a row, whatever its length, so `grep`, `cut` and `awk` see whole
+    cells (Rich folded them at 80 columns there)."""
+    if not sys.stdout.isatty():
+        lines = [list(columns), *(list(row) for row in rows)]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+        for line in lines:
+            cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+            sys.stdout.write("  ".join(cells).rstrip() + "\n")
+        return
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")

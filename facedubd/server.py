@@ -1,6 +1,6 @@
 """Bind the Unix socket and the TCP port, run the API and the worker, drain on a signal.
 
-Shutdown, in order: the first SIGTERM/SIGINT stops accepting connections and lets open
+Shutdown, in order: the first SIGTERM/SIGINT (or SIGHUP) stops accepting connections and lets open
 requests end (a few seconds); running jobs get `shutdown_grace_s` to finish; the rest
 are requeued; the socket file is removed; exit 0. A second signal stops at once."""
 
@@ -85,6 +85,20 @@ class PeerAwareHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         _attach_peer(self, transport)
+
+
+class QuietWhenStoppedNow(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" for a request cancelled by a stop
+    at once (the second signal: an open `jobs watch` stream, say), a CancelledError
+    traceback that read as if the daemon had failed; every other record passes."""
+
+    def __init__(self, stopping_now: Callable[[], bool]) -> None:
+        super().__init__()
+        self._stopping_now = stopping_now
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, asyncio.CancelledError) and self._stopping_now())
 
 
 class DaemonServer(uvicorn.Server):
@@ -203,6 +217,10 @@ def _install_signals(server: DaemonServer, loop: asyncio.AbstractEventLoop) -> N
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    # The terminal a `facedubd serve &` runs from closing: drain too, not die on the spot
+    # with the socket left behind; under `nohup` it stays ignored.
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        loop.add_signal_handler(signal.SIGHUP, on_signal)
 
 
 async def run_daemon(
@@ -247,6 +265,8 @@ async def run_daemon(
     )
     server = DaemonServer(config)
     _install_signals(server, asyncio.get_running_loop())
+    quiet = QuietWhenStoppedNow(lambda: server.force_exit)
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     log.info("facedubd listening on http://%s:%d and unix:%s", *_tcp_name(sockets[1]), sock_path)
     try:
         await server.serve(sockets=sockets)

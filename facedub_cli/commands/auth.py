@@ -15,13 +15,34 @@ app = typer.Typer(help="Log in with an API key, show the login, log out.", no_ar
 
 
 def _read_key(from_stdin: bool) -> str:
+    """The key from stdin, else asked for on the terminal (not echoed). Without a terminal
+    there is nobody to ask, as `gh auth login` says; Ctrl-C at the question exits 130."""
     if from_stdin:
         key = sys.stdin.readline().strip()
+    elif not sys.stdin.isatty():
+        raise FaceDubError(
+            "usage_error",
+            "stdin is not a terminal to ask for the key on: pipe the key in with "
+            "`facedub auth login --with-key-stdin`",
+        )
     else:
-        key = str(typer.prompt("API key (fdb_...)", hide_input=True)).strip()
+        key = _ask_key()
     if not key:
         raise FaceDubError("usage_error", "no API key given")
     return key
+
+
+def _ask_key() -> str:
+    import getpass
+
+    try:
+        return getpass.getpass("API key (fdb_...): ", stream=sys.stderr).strip()
+    except EOFError:  # Ctrl-D
+        sys.stderr.write("\n")
+        return ""
+    except KeyboardInterrupt:
+        sys.stderr.write("\nerror: cancelled: no key was stored\n")
+        raise typer.Exit(130) from None
 
 
 def _key_hint(key: str) -> str:

@@ -274,8 +274,7 @@ def create(
             return
         job_id = str(created["job_id"])
         if not state.quiet and not state.json:
-            credits = created.get("credits_charged")
-            note(f"job {job_id}: {credits} credit{'' if credits == 1 else 's'} charged")
+            note(charged_note(created))
         # `jobs download` refuses a job that has not completed: watch it first
         fetch = f"facedub jobs download {job_id}"
         if output is not None:
@@ -291,6 +290,15 @@ def create(
         print_raw(final_body)
     else:
         print(saved)
+
+
+def charged_note(created: dict[str, Any]) -> str:
+    """What `jobs create --wait` says once the job is in: its id, its charge and, when the
+    charge is past the month's credits, that it is overage (else said only without --wait)."""
+    credits = created.get("credits_charged")
+    overage = " (overage: past this month's limit)" if created.get("is_overage") else ""
+    plural = "" if credits == 1 else "s"
+    return f"job {created.get('job_id')}: {credits} credit{plural} charged{overage}"
 
 
 def _print_created(created: dict[str, Any], state: AppState) -> None:
@@ -350,6 +358,11 @@ def list_jobs(
     print_table(["ID", "STATUS", "STAGE", "DURATION", "CREDITS", "AGE"], job_rows(jobs))
 
 
+# A completed job without an output_url: facedubd drops the link once the retention sweep
+# (setting output_retention_days) has deleted the files.
+OUTPUT_GONE = "its video is no longer kept (deleted after the server's retention period)"
+
+
 def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
     pairs = [
         ("id", str(job.get("id"))),
@@ -367,6 +380,8 @@ def job_fields(job: dict[str, Any]) -> list[tuple[str, str]]:
         pairs.append(("error", f"{job.get('error')} ({job.get('error_code')})"))
     if job.get("output_url"):
         pairs.append(("output", str(job["output_url"])))
+    elif job.get("status") == "completed":
+        pairs.append(("output", f"none: {OUTPUT_GONE}"))
     return pairs
 
 
@@ -425,10 +440,12 @@ def download(
         body = client.last_body
         if job.get("status") == "failed":
             raise _failure(job)
-        if job.get("status") != "completed" or not job.get("output_url"):
+        if job.get("status") != "completed":
             raise FaceDubError(
                 "job_not_finished", f"job {job_id} is {job.get('status')}: no video yet"
             )
+        if not job.get("output_url"):
+            raise FaceDubError("output_deleted", f"job {job_id} completed, but {OUTPUT_GONE}")
         saved = [_download(client, str(job["output_url"]), target, state)]
         if views:
             for name, url in artifact_urls(job.get("artifacts") or {}):

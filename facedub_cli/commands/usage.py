@@ -16,8 +16,19 @@ def usage_lines(body: dict[str, object]) -> list[tuple[str, str]]:
         ("plan", str(body.get("plan", "?"))),
         ("used", f"{used} of {limit} {bar(fraction)} {fraction:.0%}"),
         ("bonus", str(body.get("bonus_credits", 0))),
-        ("remaining", str(body.get("credits_remaining", "?"))),
+        ("remaining", remaining_text(body.get("credits_remaining"))),
     ]
+
+
+def remaining_text(remaining: object) -> str:
+    """`credits_remaining`; past the limit (overage on) the API's negative number says by
+    how much, which reads better as 0 and the overage."""
+    if not isinstance(remaining, int):
+        return "?" if remaining is None else str(remaining)
+    if remaining >= 0:
+        return str(remaining)
+    over = -remaining
+    return f"0 ({over} credit{'' if over == 1 else 's'} past the limit, charged as overage)"
 
 
 def usage(ctx: typer.Context) -> None:

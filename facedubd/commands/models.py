@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facedubd.commands.output import fail, print_json
+from facedubd.commands.output import fail, print_json, print_table
 from facedubd.errors import FacedubError, InvalidRequest
 
 app = typer.Typer(
@@ -32,18 +32,6 @@ def _manifest_models() -> list[str]:
     from facedubd.models.manifest import load_manifest
 
     return list(load_manifest().models)
-
-
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
 
 
 @app.command("fetch")
@@ -94,9 +82,8 @@ def list_(json_output: JsonFlag = False) -> None:
     if json_output:
         print_json([s.as_json(checked=False) for s in statuses])
         return
-    _table(
-        "facedub models",
-        ["name", "task", "licence", "state", "path"],
+    print_table(
+        ["NAME", "TASK", "LICENCE", "STATE", "PATH"],
         [[s.name, s.task, s.licence, s.state, str(s.path or "-")] for s in statuses],
     )
 
@@ -118,9 +105,8 @@ def verify(names: Names = None, json_output: JsonFlag = False) -> None:
     if json_output:
         print_json([s.as_json() for s in statuses])
     else:
-        _table(
-            "facedub models: verify",
-            ["name", "state", "problems"],
+        print_table(
+            ["NAME", "STATE", "PROBLEMS"],
             [[s.name, s.state, "; ".join(s.problems) or "-"] for s in statuses],
         )
     if not all(s.ok for s in statuses):

@@ -9,12 +9,14 @@ and the one table of exit codes (`facedubd run` keeps the same numbers).
 | 4 | not found | not_found |
 | 8 | refused: it conflicts with what exists | already_exists, key_limit |
 | 130 | stopped by Ctrl-C (`run`, the `users purge` question) | cancelled |
+| 143, 129 | `run` stopped by SIGTERM, SIGHUP (128 + the signal's number) | cancelled |
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -49,6 +51,21 @@ def exit_code(exc: FacedubError) -> int:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines with each column padded to its widest cell (two spaces between): whole
+    words and paths at any width, so `grep` and `cut` work on them piped."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A header line and one line a row, columns aligned (as `facedub`'s tables)."""
+    for line in aligned([header, *rows]):
+        print(line)
 
 
 def fail(exc: FacedubError) -> NoReturn:

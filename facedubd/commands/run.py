@@ -24,7 +24,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facedubd.commands.output import FAILURE_EXIT, INTERRUPTED_EXIT, exit_code
+from facedubd.commands.output import FAILURE_EXIT, exit_code
 from facedubd.errors import Cancelled, FacedubError, InvalidRequest
 from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
 
@@ -56,13 +56,14 @@ def _debug() -> bool:
     return os.environ.get("FACEDUB_DEBUG") == "1"
 
 
-def _fail(exc: BaseException) -> NoReturn:
+def _fail(exc: BaseException, stopped_by: int = signal.SIGINT) -> NoReturn:
     if _debug():
         raise exc
     if isinstance(exc, FacedubError):
         code, message = exc.code, exc.message
-        # Here a cancel is always Ctrl-C (other commands' "not confirmed" exits 1).
-        status = INTERRUPTED_EXIT if isinstance(exc, Cancelled) else exit_code(exc)
+        # Here a cancel is always a signal (other commands' "not confirmed" exits 1): Ctrl-C
+        # exits 130, SIGTERM 143, SIGHUP 129, the shell's 128 + its number.
+        status = 128 + stopped_by if isinstance(exc, Cancelled) else exit_code(exc)
     else:
         code, message, status = "internal", "Something went wrong inside facedub.", FAILURE_EXIT
     sys.stderr.write(f"error: {code}: {message}\n")
@@ -76,21 +77,34 @@ def _fail(exc: BaseException) -> NoReturn:
     raise typer.Exit(status)
 
 
-@contextmanager
-def _sigint_noted() -> Iterator[Callable[[], bool]]:
-    """Note Ctrl-C as it arrives: a KeyboardInterrupt raised while a native library loads
-    surfaces as another exception (onnxruntime's ImportError), yet it is a cancel."""
-    seen = {"sigint": False}
+# Signals that stop a run as Ctrl-C does: `kill`, `timeout`, a service manager, a closed
+# terminal. Each is a cancel, so the work folder (the character's views) is removed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        seen["sigint"] = True
+
+@contextmanager
+def _stop_noted() -> Iterator[Callable[[], int | None]]:
+    """Note a stop signal as it arrives (its number, else None) and raise KeyboardInterrupt
+    for it: one raised while a native library loads surfaces as another exception
+    (onnxruntime's ImportError), yet it is a cancel."""
+    seen: dict[str, int | None] = {"signal": None}
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if seen["signal"] is None:
+            seen["signal"] = signum
         signal.default_int_handler(signum, frame)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {
+        signum: signal.signal(signum, on_stop)
+        for signum in STOP_SIGNALS
+        # `nohup` (SIGHUP) or a parent that ignores SIGTERM asked for the run to go on
+        if signum == signal.SIGINT or signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
-        yield lambda: seen["sigint"]
+        yield lambda: seen["signal"]
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -257,8 +271,9 @@ def run(
 ) -> None:
     """Perform VIDEO with the character of PHOTO, on this machine (no server needed).
 
-    Exit codes: 0 done, 1 failed, 2 refused input or usage, 130 stopped by Ctrl-C; a
-    failure prints one line `error: <code>: <sentence>` on stderr."""
+    Exit codes: 0 done, 1 failed, 2 refused input or usage, 130 stopped by Ctrl-C (143
+    by SIGTERM, 129 by SIGHUP; nothing is left behind); a failure prints one line
+    `error: <code>: <sentence>` on stderr."""
     from facedubd.pipeline import run as run_pipeline
     from facedubd.pipeline.inputs import validate_duration
 
@@ -288,22 +303,24 @@ def run(
     work, made = _work_folder(output)
     settings = PipelineSettings(duration=seconds, device=device.value)
     failure: BaseException | None = None
+    stopped_by: int | None = None
     try:
-        with _sigint_noted() as interrupted, _events(json_output) as on_event:
+        with _stop_noted() as stop_signal, _events(json_output) as on_event:
             result = run_pipeline(photo, video, work, settings, on_event)
             views_dir, preview = _publish(result, work, output)
             body = _result_body(result, output, views_dir, preview)
     except KeyboardInterrupt:
-        failure = Cancelled()
+        failure, stopped_by = Cancelled(), stop_signal()
     except Exception as exc:
-        failure = Cancelled() if interrupted() else exc
+        stopped_by = stop_signal()
+        failure = Cancelled() if stopped_by is not None else exc
     finally:
         shutil.rmtree(work, ignore_errors=True)  # before any exit: no work folder is left
     if failure is not None:
         for folder in made:  # nor the folders made for -o, unless something went in them
             with contextlib.suppress(OSError):
                 folder.rmdir()
-        _fail(failure)
+        _fail(failure, stopped_by or signal.SIGINT)
     if json_output:
         sys.stdout.write(json.dumps(body, separators=(",", ":")) + "\n")
     else:

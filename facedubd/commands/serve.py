@@ -45,9 +45,9 @@ def serve(
         Path | None, typer.Option("--data-dir", help="Data dir (env: FACEDUBD_DATA_DIR).")
     ] = None,
 ) -> None:
-    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT (then drain).
+    """Serve the FaceDub REST API and run jobs until SIGTERM/SIGINT/SIGHUP (then drain).
 
-    Exit codes: 0 stopped by SIGTERM/SIGINT after the drain, 1 failed (another facedubd
+    Exit codes: 0 stopped by SIGTERM/SIGINT/SIGHUP after the drain, 1 failed (another facedubd
     on the socket, --device cuda without CUDA), 2 usage or configuration error (a flag, a
     FACEDUBD_* variable or the config file; a port or socket that cannot be used); an
     error prints one line `error: <code>: <sentence>` on stderr."""

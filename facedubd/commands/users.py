@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from facedubd.commands.output import INTERRUPTED_EXIT, fail, print_json
+from facedubd.commands.output import INTERRUPTED_EXIT, fail, print_json, print_table
 from facedubd.errors import AlreadyExists, Cancelled, FacedubError, InvalidRequest, NotFound
 from facedubd.paths import DB_NAME, data_dir, ensure_private_dir
 from facedubd.settings import DaemonSettings, load_settings
 from facedubd.store import Store, User, open_store
 
 PLANS = ("agency", "pro", "starter")
+# One @ with something on each side and no space: what any mail system needs at least.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 T = TypeVar("T")
 
 users_app = typer.Typer(
@@ -118,10 +122,11 @@ def create(
 
     async def action(store: Store, settings: DaemonSettings, folder: Path) -> tuple[User, str]:
         _check_plan(plan)
-        if "@" not in email:
-            raise InvalidRequest(f"{email} is not an email address.")
-        if await store.user_by_email(email) is not None:
-            raise AlreadyExists(f"A user with the email {email} already exists.")
+        if not EMAIL.fullmatch(email):
+            raise InvalidRequest(f"{email!r} is not an email address.")
+        existing = await store.user_by_email(email)
+        if existing is not None:
+            raise AlreadyExists(f"A user with the email {existing.email} already exists.")
         limit = settings.default_credits_limit if credits_limit is None else credits_limit
         if not 0 <= limit <= MAX_CREDITS:
             raise InvalidRequest(f"--credits-limit must be a whole number from 0 to {MAX_CREDITS}.")
@@ -138,34 +143,27 @@ def create(
 
 @users_app.command("list")
 def list_users(as_json: JsonFlag = False, data: DataDir = None) -> None:
-    """List every account.
+    """List every account: USED is this month's credits, CREDITS the monthly limit + bonus.
 
     Exit codes: 0 listed, 1 failed, 2 usage; an error prints one line
     `error: <code>: <sentence>` on stderr."""
+    from facedubd.api.routes.jobs import month_start
 
-    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[User]:
-        return await store.list_users()
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[tuple[User, int]]:
+        since = month_start(int(time.time()))  # as GET /usage counts
+        return [(u, await store.credits_used(u.id, since)) for u in await store.list_users()]
 
     users = _run(data, action)
     if as_json:
-        print_json([_user_json(u) for u in users])
+        print_json([{**_user_json(u), "credits_used": used} for u, used in users])
         return
-    rows = [("ID", "EMAIL", "PLAN", "CREDITS", "FLAGS")]
-    for u in users:
+    rows = []
+    for u, used in users:
         flags = ["suspended"] if u.suspended else []
         flags += [] if u.overage_enabled else ["no-overage"]
         credits = f"{u.credits_limit}+{u.bonus_credits}"
-        rows.append((str(u.id), u.email, u.plan, credits, " ".join(flags)))
-    for line in _aligned(rows):
-        print(line)
-
-
-def _aligned(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    """Rows as lines with each column padded to its widest cell (two spaces between)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
+        rows.append((str(u.id), u.email, u.plan, str(used), credits, " ".join(flags)))
+    print_table(("ID", "EMAIL", "PLAN", "USED", "CREDITS", "FLAGS"), rows)
 
 
 def _update(data: Path | None, email: str, field: str, value: int | str) -> None:

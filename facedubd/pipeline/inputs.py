@@ -396,12 +396,24 @@ def seconds_phrase(seconds: float) -> str:
     return f"{text} s"
 
 
+#: The duration of a job that names none (POST /jobs without `duration`, `facedubd run`
+#: without --duration).
+DEFAULT_DURATION_S = 5
+
+
 def check_length(info: VideoInfo, duration: int) -> None:
     """VideoTooShort unless the clip is at least `duration` long, less one frame."""
     if info.duration + info.frame_duration + 1e-6 < duration:
+        # The default was asked for by nobody: say it is one (a 3 s clip sent without a
+        # duration read "shorter than the 5 s asked for").
+        which = (
+            "duration (the default when none is given)"
+            if duration == DEFAULT_DURATION_S
+            else "duration asked for"
+        )
         raise VideoTooShort(
             f"The video is {seconds_phrase(info.duration)} long, shorter than the "
-            f"{duration} s asked for: send a clip at least {duration} s long or ask for "
+            f"{duration} s {which}: send a clip at least {duration} s long or ask for "
             "a shorter duration."
         )
 

@@ -33,11 +33,17 @@ def test_list_json_shows_every_model_ready(model_paths: dict[str, Path]) -> None
         assert row["path"] == str(model_paths[row["name"]])
 
 
-def test_list_table_names_the_columns(model_paths: dict[str, Path]) -> None:
+def test_list_table_is_one_line_a_model_with_whole_paths(model_paths: dict[str, Path]) -> None:
+    """Piped, it was a Rich box table 80 columns wide: names and paths folded over several
+    lines (`face_detection_sho` / `rt_range`), so `grep` found no path (QA pass)."""
     done = facedubd("models", "list")
     assert done.returncode == 0
-    for word in ("name", "task", "licence", "state", "path", "face_landmark", "ready"):
-        assert word in done.stdout
+    header, *lines = done.stdout.splitlines()
+    assert header.split() == ["NAME", "TASK", "LICENCE", "STATE", "PATH"]
+    assert [line.split()[0] for line in lines] == list(load_manifest().models)
+    for line in lines:
+        name, _task, licence, state, path = line.split()
+        assert (licence, state, path) == ("Apache-2.0", "ready", str(model_paths[name]))
 
 
 def test_verify_flags_a_damaged_model_and_exits_non_zero(
@@ -53,6 +59,12 @@ def test_verify_flags_a_damaged_model_and_exits_non_zero(
     states = {row["name"]: row["state"] for row in json.loads(done.stdout)}
     assert states.pop("face_landmark") == "mismatch"
     assert set(states.values()) == {"ok"}
+    table = facedubd("models", "verify", cache=cache)
+    assert table.returncode == 1
+    rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in table.stdout.splitlines()}
+    assert rows.pop("NAME") == ["STATE", "PROBLEMS"]
+    assert rows.pop("face_landmark")[0] == "mismatch"
+    assert {state for state, _problems in rows.values()} == {"ok"}
 
 
 def test_fetch_of_an_unknown_model_prints_one_error_line() -> None:

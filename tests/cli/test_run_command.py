@@ -94,6 +94,22 @@ def test_clip_too_short_names_both_lengths(tmp_path: Path) -> None:
     assert "2.43 s long" in line and "10 s" in line
 
 
+def test_clip_shorter_than_the_default_says_it_is_the_default(tmp_path: Path) -> None:
+    """Without --duration a 2.43 s clip was "shorter than the 5 s asked for": nobody had
+    asked for 5 s (QA pass)."""
+    done = facedubd_run(
+        str(sample_path("grace_hopper.jpg")),
+        str(sample_path("single_face.mp4")),
+        *("-o", str(tmp_path / "out.mp4")),
+    )
+    line = assert_one_error_line(done, "video_too_short", 2)
+    assert line == (
+        "error: video_too_short: The video is 2.43 s long, shorter than the 5 s duration "
+        "(the default when none is given): send a clip at least 5 s long or ask for a "
+        "shorter duration."
+    )
+
+
 def test_missing_video_file(tmp_path: Path) -> None:
     done = facedubd_run(
         str(sample_path("grace_hopper.jpg")),
@@ -219,3 +235,79 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_run(output: str, 
     done = run_samples("grace_hopper.jpg", output, "2")
     assert assert_one_error_line(done, "invalid_request", 2) == f"error: invalid_request: {line}"
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_kill_mid_run_removes_the_work_folder(
+    tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) once the views were written left
+    `.facedub-*/` beside -o with the character's views and preview in it (QA pass)."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("WolfgangLanger_Pexels.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "15"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("generating_video:"):
+            break  # the views and the preview are in the work folder by now
+    work = [p for p in tmp_path.iterdir() if p.name.startswith(".facedub-")]
+    assert len(work) == 1 and (work[0] / "views" / "front.png").is_file()
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=60)
+    assert stderr == "error: cancelled: The job was cancelled.\n"
+    assert process.returncode == status  # 128 + the signal, as the shell reports it
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_run_removes_the_folders_it_made_for_output(tmp_path: Path) -> None:
+    """`-o results/today/out.mp4` with a photo refused (or any failure, or Ctrl-C) left
+    `results/today/` behind, empty; folders that were there already stay (QA pass)."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "old.mp4").write_bytes(b"mine")
+    for output in ("results/today/out.mp4", "new/deeper/out.mp4"):
+        done = facedubd_run(
+            str(sample_path("free-mountain-vector-01.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / output), "--duration", "2"),
+        )
+        assert_one_error_line(done, "no_face_in_photo", 2)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "results",
+        "results/old.mp4",
+    ]
+
+
+def test_a_run_under_nohup_goes_on_after_sighup(tmp_path: Path) -> None:
+    """SIGHUP stops a run as Ctrl-C does, unless it was ignored when the run started
+    (`nohup facedubd run ...`): then the run goes on and writes its video."""
+    process = subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path("single_face.mp4")),
+            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("generating_video:"):
+            break
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert (tmp_path / "out.mp4").stat().st_size > 0

@@ -3,6 +3,7 @@ jobs left processing requeued once then failed, SIGTERM drains, cancel stops the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -219,3 +220,46 @@ def test_models_that_cannot_be_prepared_say_failed_not_loading(tmp_path: Path) -
     finally:
         if daemon.proc is not None:
             assert daemon.stop(timeout=30) == 0
+
+
+def test_a_stop_at_once_with_a_stream_open_logs_no_traceback(
+    daemon: Daemon, sample: Callable[[str], Path]
+) -> None:
+    """The second signal with a `jobs watch` stream open logged uvicorn's "Exception in
+    ASGI application" and a CancelledError traceback, as if the daemon had failed."""
+    daemon.start("--workers", "0")  # the job stays queued: its stream stays open
+    daemon.wait_models()
+    _, key = daemon.create_user("hasty@example.com")
+    job_id = submit(daemon, key, sample)
+    with daemon.client(key) as client:
+        token = client.post("/auth/token").json()["token"]
+    opened = threading.Event()
+
+    def watch() -> None:
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.stream("GET", f"{daemon.url}/jobs/{job_id}/stream?token={token}") as reply,
+        ):
+            for _ in reply.iter_lines():
+                opened.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert opened.wait(30)
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert daemon.stop(signal.SIGTERM, timeout=30) == 0
+    watcher.join(10)
+    log = daemon.log_path.read_text()
+    assert "second signal: stopping now" in log
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+
+
+def test_sighup_drains_as_sigterm_does(daemon: Daemon) -> None:
+    """The terminal of a `facedubd serve &` closing (SIGHUP) killed the daemon on the spot
+    (exit -1, no drain, the socket file left behind, running jobs left `processing`)."""
+    daemon.start("--workers", "0")
+    assert daemon.stop(signal.SIGHUP, timeout=30) == 0
+    assert not daemon.socket_path.exists()
+    assert "stopping: draining requests and jobs" in daemon.log_path.read_text()

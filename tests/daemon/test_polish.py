@@ -42,7 +42,7 @@ def test_users_list_has_a_header_row(tmp_path: Path) -> None:
     listed = facedubd("users", "list", "--data-dir", data)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["ID", "EMAIL", "PLAN", "CREDITS", "FLAGS"]
+    assert lines[0].split() == ["ID", "EMAIL", "PLAN", "USED", "CREDITS", "FLAGS"]
     assert [line.split()[1] for line in lines[1:]] == ["ann@example.com", "bo@example.com"]
     # Columns line up under their headings.
     assert all(line.index("@example.com") < lines[0].index("PLAN") for line in lines[1:])

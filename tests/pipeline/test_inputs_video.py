@@ -229,7 +229,7 @@ def test_too_short_states_the_clips_length(
     with pytest.raises(VideoTooShort) as caught:
         inputs.check_video(path, 1, models)
     message = refused(caught.value, "video_too_short")
-    assert phrase in message and "shorter than the 1 s asked for" in message
+    assert phrase in message and "shorter than the 1 s duration asked for" in message
 
 
 # --- judged by content ------------------------------------------------------------------

@@ -9,7 +9,10 @@ VALUES (:id, :email, :plan, :credits_limit, 0, 1, 0, :is_local_owner, :created_a
 SELECT * FROM users WHERE id = :id;
 
 -- name: user_by_email
-SELECT * FROM users WHERE email = :email;
+-- Case does not tell emails apart (Alice@example.com is alice@example.com); an exact
+-- match first, for a data dir made before that held both.
+SELECT * FROM users WHERE email = :email COLLATE NOCASE
+ORDER BY email = :email DESC, created_at LIMIT 1;
 
 -- name: local_owner
 SELECT * FROM users WHERE is_local_owner = 1 ORDER BY created_at LIMIT 1;
