@@ -322,3 +322,63 @@ def create_key(
         print_json({"key": key, "name": name})
     else:
         print(key)
+
+
+def _when(stamp: int | None) -> str:
+    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
+
+
+@keys_app.command("list")
+def list_keys(
+    user: Annotated[str, typer.Option("--user", help="The account's email.")],
+    as_json: JsonFlag = False,
+    data: DataDir = None,
+) -> None:
+    """List an account's active API keys: id, name, prefix, created and last used (UTC);
+    the key itself was shown once, when it was made.
+
+    Exit codes: 0 listed, 1 failed, 2 usage, 4 no user with that email; an error prints
+    one line `error: <code>: <sentence>` on stderr."""
+
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> list[Any]:
+        return list(await store.active_keys((await _user(store, user)).id))
+
+    keys = _run(data, action)
+    if as_json:
+        print_json([
+            {"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at,
+             "last_used_at": k.last_used_at}
+            for k in keys
+        ])  # fmt: skip
+        return
+    rows = [(k.id, k.name, k.prefix, _when(k.created_at), _when(k.last_used_at)) for k in keys]
+    print_table(("ID", "NAME", "PREFIX", "CREATED", "LAST USED"), rows)
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key's id (keys list).")],
+    user: Annotated[str, typer.Option("--user", help="The account's email.")],
+    as_json: JsonFlag = False,
+    data: DataDir = None,
+) -> None:
+    """Revoke one of an account's API keys (a leaked one): a running daemon refuses it
+    from its next request on.
+
+    Exit codes: 0 revoked, 1 failed, 2 usage, 4 no user with that email or no such
+    active key of theirs; an error prints one line `error: <code>: <sentence>` on
+    stderr."""
+
+    async def action(store: Store, _s: DaemonSettings, _f: Path) -> Any:
+        owner = await _user(store, user)
+        row = await store.revoke_key(owner.id, key_id, int(time.time()))
+        if row is None or row.revoked_at is None:
+            raise NotFound(f"{user} has no active API key {key_id}.")
+        return row
+
+    row = _run(data, action)
+    if as_json:
+        print_json({"id": row.id, "name": row.name, "prefix": row.prefix,
+                    "created_at": row.created_at, "revoked_at": row.revoked_at})  # fmt: skip
+    else:
+        print(f"revoked {row.id} ({row.name}, {row.prefix}...) of {user}")

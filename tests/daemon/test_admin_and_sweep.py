@@ -11,7 +11,7 @@ from pathlib import Path
 from facedubd.settings import DaemonSettings
 from facedubd.store import NewJob, SqliteStore
 from facedubd.worker import Worker
-from tests.harness import FACEDUBD
+from tests.harness import FACEDUBD, make_daemon
 
 
 def admin(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +55,56 @@ def test_admin_commands(tmp_path: Path) -> None:
     emails = [u["email"] for u in json.loads(admin(tmp_path, "users", "list", "--json").stdout)]
     assert emails == ["ann@example.com"]
     assert (tmp_path / "facedubd.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_admin_lists_and_revokes_a_key_and_the_running_daemon_refuses_it(
+    tmp_path: Path,
+) -> None:
+    daemon = make_daemon(tmp_path, {})
+    email = "kim@example.com"
+    try:
+        daemon.start()
+        _, first = daemon.create_user(email)
+        daemon.create_user("lee@example.com")
+        made = daemon.admin("keys", "create", "--user", email, "laptop", "--json")
+        second = json.loads(made.stdout)["key"]
+        with daemon.client(second) as client:
+            assert client.get("/usage").status_code == 200  # used once: last used is set
+        listed = json.loads(daemon.admin("keys", "list", "--user", email, "--json").stdout)
+        assert [set(k) for k in listed] == [
+            {"id", "name", "prefix", "created_at", "last_used_at"}
+        ] * 2
+        by_name = {k["name"]: k for k in listed}
+        laptop = by_name["laptop"]
+        assert laptop["prefix"] == second[: len(laptop["prefix"])] and len(laptop["prefix"]) >= 8
+        assert laptop["last_used_at"] >= laptop["created_at"]
+        assert first not in json.dumps(listed) and second not in json.dumps(listed)
+        plain = daemon.admin("keys", "list", "--user", email).stdout.splitlines()
+        assert plain[0].split() == ["ID", "NAME", "PREFIX", "CREATED", "LAST", "USED"]
+        assert len(plain) == 3 and any(line.startswith(laptop["id"]) for line in plain)
+        # Someone else's key is not theirs to revoke.
+        theirs = daemon.admin("keys", "revoke", laptop["id"], "--user", "lee@example.com")
+        assert theirs.returncode == 4, theirs.stderr
+        assert (
+            theirs.stderr
+            == f"error: not_found: lee@example.com has no active API key {laptop['id']}.\n"
+        )
+        revoked = daemon.admin("keys", "revoke", laptop["id"], "--user", email, "--json")
+        assert revoked.returncode == 0, revoked.stderr
+        body = json.loads(revoked.stdout)
+        assert (body["id"], body["name"]) == (laptop["id"], "laptop") and body["revoked_at"]
+        with daemon.client(second) as client:
+            assert client.get("/usage").status_code == 401  # the very next request
+        with daemon.client(first) as client:
+            assert client.get("/usage").status_code == 200  # the other key still works
+        again = daemon.admin("keys", "revoke", laptop["id"], "--user", email)
+        assert again.returncode == 4 and again.stderr.startswith("error: not_found:")
+        left = json.loads(daemon.admin("keys", "list", "--user", email, "--json").stdout)
+        assert [k["id"] for k in left] == [k["id"] for k in listed if k["name"] != "laptop"]
+        nobody = daemon.admin("keys", "list", "--user", "nobody@example.com")
+        assert nobody.returncode == 4 and nobody.stderr.startswith("error: not_found:")
+    finally:
+        daemon.stop()
 
 
 def test_retention_sweep_removes_old_outputs(tmp_path: Path) -> None:
