@@ -311,7 +311,9 @@ def _print_created(created: dict[str, Any], state: AppState) -> None:
         ]
     )
     if not state.quiet:
-        note(f"follow it: facedub jobs watch {created.get('job_id')}")
+        job_id = created.get("job_id")
+        done = f"once it completes, facedub jobs download {job_id}"
+        note(f"follow it: facedub jobs watch {job_id}; {done}")
 
 
 def credits_text(job: dict[str, Any]) -> str:

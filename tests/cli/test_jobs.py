@@ -53,7 +53,10 @@ def test_create_list_get_and_the_concurrency_cap(idle: Daemon, inputs: tuple[str
     assert first.code == 0, first.stderr
     assert first.stdout.splitlines()[1:3] == ["status:          queued", "credits charged: 1"]
     first_id = first.stdout.splitlines()[0].split()[-1]
-    assert f"facedub jobs watch {first_id}" in first.stderr
+    assert first.stderr == (
+        f"follow it: facedub jobs watch {first_id}; "
+        f"once it completes, facedub jobs download {first_id}\n"
+    )
 
     second = run_facedub("--json", "jobs", "create", *inputs, "-d", "2", daemon=idle, env=env)
     created = json.loads(second.stdout)
