@@ -96,6 +96,15 @@ def test_key_question_stopped_is_one_error_line(typed: bytes, line: bytes, statu
     assert _stored_nothing()
 
 
+def _send_json(handler: http.server.BaseHTTPRequestHandler, body: object) -> None:
+    data = json.dumps(body).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class _SlowVideo(http.server.BaseHTTPRequestHandler):
     """A completed job whose video arrives slowly: 64 KiB of an announced 8 MiB, then
     nothing until the client goes (at most 30 s)."""
@@ -110,12 +119,7 @@ class _SlowVideo(http.server.BaseHTTPRequestHandler):
                 "output_url": f"{base}/files/0123456789ab/output.mp4?signature=x",
                 "artifacts": {},
             }
-            body = json.dumps(job).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            _send_json(self, job)
             return
         self.send_response(200)
         self.send_header("Content-Type", "video/mp4")
@@ -191,12 +195,7 @@ class _SweptJob(http.server.BaseHTTPRequestHandler):
             "error_code": None,
             "artifacts": {},
         }
-        body = json.dumps(job).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        _send_json(self, job)
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,25 @@ def run_samples(
         str(sample_path(photo)),
         str(sample_path("single_face.mp4")),
         *("-o", output, "--duration", duration, *extra),
+    )
+
+
+def start_run(video: str, out: Path, duration: str, **popen: Any) -> subprocess.Popen[str]:
+    """`facedubd run` on grace_hopper.jpg and a sample `video`, in the background, its
+    output read as text (FACEDUB_DEBUG unset, so errors are the user's one line)."""
+    return subprocess.Popen(
+        [
+            str(FACEDUBD),
+            "run",
+            str(sample_path("grace_hopper.jpg")),
+            str(sample_path(video)),
+            *("-o", str(out), "--duration", duration),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
+        **popen,
     )
 
 
@@ -163,19 +183,7 @@ def test_output_that_is_an_input_is_refused(tmp_path: Path, which: str) -> None:
 @pytest.mark.parametrize("delay_s", [0.05, 0.15, 0.25, 0.4])
 def test_ctrl_c_at_any_moment_is_cancelled(tmp_path: Path, delay_s: float) -> None:
     """SIGINT while the models' libraries load turned into `internal` (an ImportError)."""
-    process = subprocess.Popen(
-        [
-            str(FACEDUBD),
-            "run",
-            str(sample_path("grace_hopper.jpg")),
-            str(sample_path("single_face.mp4")),
-            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
-    )
+    process = start_run("single_face.mp4", tmp_path / "out.mp4", "2")
     assert process.stdout is not None
     assert process.stdout.readline().startswith("preparing:")
     time.sleep(delay_s)
@@ -243,19 +251,7 @@ def test_kill_mid_run_removes_the_work_folder(
 ) -> None:
     """`kill` (SIGTERM) or a closed terminal (SIGHUP) once the views were written left
     `.facedub-*/` beside -o with the character's views and preview in it (QA pass)."""
-    process = subprocess.Popen(
-        [
-            str(FACEDUBD),
-            "run",
-            str(sample_path("grace_hopper.jpg")),
-            str(sample_path("WolfgangLanger_Pexels.mp4")),
-            *("-o", str(tmp_path / "out.mp4"), "--duration", "15"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != "FACEDUB_DEBUG"},
-    )
+    process = start_run("WolfgangLanger_Pexels.mp4", tmp_path / "out.mp4", "15")
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("generating_video:"):
@@ -290,19 +286,8 @@ def test_a_refused_run_removes_the_folders_it_made_for_output(tmp_path: Path) ->
 def test_a_run_under_nohup_goes_on_after_sighup(tmp_path: Path) -> None:
     """SIGHUP stops a run as Ctrl-C does, unless it was ignored when the run started
     (`nohup facedubd run ...`): then the run goes on and writes its video."""
-    process = subprocess.Popen(
-        [
-            str(FACEDUBD),
-            "run",
-            str(sample_path("grace_hopper.jpg")),
-            str(sample_path("single_face.mp4")),
-            *("-o", str(tmp_path / "out.mp4"), "--duration", "2"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
-    )
+    ignore_hup = lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)  # noqa: E731
+    process = start_run("single_face.mp4", tmp_path / "out.mp4", "2", preexec_fn=ignore_hup)
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("generating_video:"):
