@@ -369,6 +369,11 @@ def revoke_key(
     active key of theirs; an error prints one line `error: <code>: <sentence>` on
     stderr."""
 
+    from facedubd.api.security import KEY_PREFIX
+
+    if key_id.startswith(KEY_PREFIX):  # the key itself: never echoed (it is a secret)
+        fail(InvalidRequest("KEY_ID is the key's id from `facedubd keys list`, not the key."))
+
     async def action(store: Store, _s: DaemonSettings, _f: Path) -> Any:
         owner = await _user(store, user)
         row = await store.revoke_key(owner.id, key_id, int(time.time()))

@@ -101,6 +101,10 @@ def test_an_admin_lists_and_revokes_a_key_and_the_running_daemon_refuses_it(
         assert again.returncode == 4 and again.stderr.startswith("error: not_found:")
         left = json.loads(daemon.admin("keys", "list", "--user", email, "--json").stdout)
         assert [k["id"] for k in left] == [k["id"] for k in listed if k["name"] != "laptop"]
+        # The key itself instead of its id: refused without echoing the secret.
+        pasted = daemon.admin("keys", "revoke", first, "--user", email)
+        assert pasted.returncode == 2 and first not in pasted.stderr + pasted.stdout
+        assert pasted.stderr.startswith("error: invalid_request: KEY_ID is the key's id")
         nobody = daemon.admin("keys", "list", "--user", "nobody@example.com")
         assert nobody.returncode == 4 and nobody.stderr.startswith("error: not_found:")
     finally:
