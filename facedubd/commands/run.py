@@ -26,7 +26,7 @@ import typer
 
 from facedubd.commands.output import FAILURE_EXIT, exit_code
 from facedubd.errors import Cancelled, FacedubError, InvalidRequest
-from facedubd.pipeline.types import STAGES, PipelineSettings, RunResult
+from facedubd.pipeline.types import DEFAULT_DURATION_S, STAGES, PipelineSettings, RunResult
 
 MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # names an MP4 file plays under
 
@@ -261,7 +261,7 @@ def run(
         typer.Option(
             "--duration", metavar="<int>", help="Seconds of the reference to perform (1-30)."
         ),
-    ] = "5",
+    ] = str(DEFAULT_DURATION_S),
     device: Annotated[
         Device, typer.Option("--device", help="Where the models run (cuda: error if missing).")
     ] = Device.auto,

@@ -50,6 +50,7 @@ from facedubd.errors import (
 from facedubd.paths import cache_dir, ensure_private_dir, write_private_file
 from facedubd.pipeline import ffmpeg_args as fa
 from facedubd.pipeline.media import FrameReader, VideoInfo, run_probe, video_info, video_packet_span
+from facedubd.pipeline.types import DEFAULT_DURATION_S
 
 MIN_DURATION, MAX_DURATION = 1, 30
 #: Photos are downscaled to at most this many pixels on their long side.
@@ -394,11 +395,6 @@ def seconds_phrase(seconds: float) -> str:
     """3 -> "3 s", 2.4 -> "2.4 s", 0.0417 -> "0.04 s"."""
     text = f"{seconds:.2f}".rstrip("0").rstrip(".")
     return f"{text} s"
-
-
-#: The duration of a job that names none (POST /jobs without `duration`, `facedubd run`
-#: without --duration).
-DEFAULT_DURATION_S = 5
 
 
 def check_length(info: VideoInfo, duration: int) -> None:

@@ -27,9 +27,14 @@ VIEW_NAMES: tuple[str, ...] = ("front", "three_quarter_left", "three_quarter_rig
 EventCallback = Callable[[str, float], None]
 
 
+#: The duration of a job that names none (POST /jobs without `duration`, `facedubd run`
+#: without --duration).
+DEFAULT_DURATION_S = 5
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineSettings:
-    duration: int = 5
+    duration: int = DEFAULT_DURATION_S
     device: str = "auto"
     preset: str = "veryfast"
     crf: int = 18

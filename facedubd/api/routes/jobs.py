@@ -36,12 +36,12 @@ from facedubd.errors import (
     Unauthorized,
 )
 from facedubd.paths import ensure_private_dir
+from facedubd.pipeline.types import DEFAULT_DURATION_S
 from facedubd.store import IdempotentReplay, Job, NewJob
 
 router = APIRouter(tags=["jobs"])
 PHOTO_FIELD = "character_photo"
 VIDEO_FIELD = "reference_video"
-DEFAULT_DURATION = "5"
 IDEMPOTENCY_TTL_S = 86400
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -117,7 +117,7 @@ async def _precheck(state: AppState, principal: Principal) -> None:
 def _duration(upload: Upload) -> int:
     from facedubd.pipeline.inputs import validate_duration
 
-    value: int = validate_duration(upload.fields.get("duration", DEFAULT_DURATION))
+    value: int = validate_duration(upload.fields.get("duration", str(DEFAULT_DURATION_S)))
     return value
 
 
