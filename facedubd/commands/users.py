@@ -324,6 +324,13 @@ def create_key(
         print(key)
 
 
+def _key_json(key: Any, when: str) -> dict[str, Any]:
+    """A key as GET /api-keys shows it (never the key itself), with its `when` field
+    (`last_used_at` or `revoked_at`)."""
+    fields = ("id", "name", "prefix", "created_at", when)
+    return {name: getattr(key, name) for name in fields}
+
+
 def _when(stamp: int | None) -> str:
     return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
 
@@ -345,11 +352,7 @@ def list_keys(
 
     keys = _run(data, action)
     if as_json:
-        print_json([
-            {"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at,
-             "last_used_at": k.last_used_at}
-            for k in keys
-        ])  # fmt: skip
+        print_json([_key_json(k, "last_used_at") for k in keys])
         return
     rows = [(k.id, k.name, k.prefix, _when(k.created_at), _when(k.last_used_at)) for k in keys]
     print_table(("ID", "NAME", "PREFIX", "CREATED", "LAST USED"), rows)
@@ -383,7 +386,6 @@ def revoke_key(
 
     row = _run(data, action)
     if as_json:
-        print_json({"id": row.id, "name": row.name, "prefix": row.prefix,
-                    "created_at": row.created_at, "revoked_at": row.revoked_at})  # fmt: skip
+        print_json(_key_json(row, "revoked_at"))
     else:
         print(f"revoked {row.id} ({row.name}, {row.prefix}...) of {user}")
