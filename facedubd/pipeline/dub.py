@@ -1053,12 +1053,12 @@ def map_step(face_box: tuple[int, int, int, int], eye_distance: float) -> int:
     return int(min(max(round(eye_distance / MAP_STEP_EYE_PX), 2), MAX_MAP_STEP))
 
 
-def lids_shown_below(key_mesh: Any) -> tuple[float, float]:
+def lids_shown_below(state: DubState) -> tuple[float, float]:
     """Per eye (right, left), the reference's openness (`lm.eye_openness`) under which
     the dub shows the reference's own lids in full over the character's eye (see
-    `blink_strength`), for the keyframe `key_mesh`: no iris of the character's is seen
-    there, so the gaze tracker need not measure it."""
-    right, left = lm.eye_openness(_mesh_points(key_mesh))
+    `blink_strength`): no iris of the character's is seen there, so the gaze tracker
+    need not measure it."""
+    right, left = state.key_eye_openness
     return right * BLINK_SHOW_FULL, left * BLINK_SHOW_FULL
 
 

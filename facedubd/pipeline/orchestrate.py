@@ -297,7 +297,7 @@ def run(
             with_gaze(
                 with_hands(follow_main_person(models, key.mesh), models=hand_models.result()),
                 session=iris_model.result(),
-                shut_below=dub.lids_shown_below(key.mesh),
+                shut_below=dub.lids_shown_below(dubber.state),
             ),
             settings,
             clock,

@@ -253,7 +253,7 @@ def test_an_eye_shown_shut_is_not_measured(gaze_run: GazeRun, iris_session: I.Se
     run = gaze_run
     first = run.tracked[0]
     assert first is not None
-    shut_below = dub.lids_shown_below(first.points)
+    shut_below = dub.lids_shown_below(dub.DubState.start(run.character, first.points, FPS))
     right, left = lm.eye_openness(first.points)
     assert shut_below == pytest.approx((right * dub.BLINK_SHOW_FULL, left * dub.BLINK_SHOW_FULL))
     pairs = [(f, m) for f, m in zip(run.frames, run.tracked, strict=True) if m is not None]
