@@ -138,13 +138,10 @@ def photo_eyes(
     pixels), each eye's opening loop and corner indices, and its measured gaze; None
     unless both irises can be lifted (one eye moving alone would squint)."""
     sclera = texture
-    kept: list[EyeGaze | None] = []
-    patches: list[IrisPatch | None] = []
+    patches: list[IrisPatch] = []
     for loop, (a, b), eye in zip(loops, corners, gaze, strict=True):
         if eye is None:
-            kept.append(None)
-            patches.append(None)
-            continue
+            return None
         left, right = mesh[a, :2], mesh[b, :2]
         _, _, width = corner_frame(left, right)
         centre = from_eye((eye.x, eye.y), left, right)
@@ -154,14 +151,12 @@ def photo_eyes(
         cv2.fillPoly(opening, [polygon], 255, cv2.LINE_8, 4)
         inside = opening > 0
         patch = iris_patch(texture, centre, radius, inside)
-        kept.append(eye if patch is not None else None)
+        if patch is None:
+            return None
         patches.append(patch)
-        if patch is not None:
-            lifted = disc(texture.shape[:2], centre, LIFT_RADIUS * radius) > 0
-            sclera = fill_iris(sclera, lifted, inside)
-    if any(p is None for p in patches):
-        return None
-    return PhotoEyes((kept[0], kept[1]), (patches[0], patches[1]), sclera)
+        lifted = disc(texture.shape[:2], centre, LIFT_RADIUS * radius) > 0
+        sclera = fill_iris(sclera, lifted, inside)
+    return PhotoEyes((gaze[0], gaze[1]), (patches[0], patches[1]), sclera)
 
 
 def move_strength(photo: EyeGaze, wanted: npt.ArrayLike) -> float:
