@@ -318,4 +318,18 @@ def serve(options: ServeOptions) -> int:
             if os.stat(sock_path).st_ino == bound:
                 sock_path.unlink()
     print("facedubd stopped", file=sys.stderr)
+    if any(
+        thread.is_alive()
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+    ):
+        # Stopped within moments of starting, the face models are still loading on their
+        # thread (or a forced stop left a job's thread behind): a normal exit would run
+        # onnxruntime's C++ teardown under it, which aborts ("terminate called without an
+        # active exception", exit -6). The socket, the store and the jobs are already
+        # settled, so leave without the interpreter's teardown.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
