@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from socket import gaierror
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -473,4 +474,7 @@ def _reason(exc: Exception) -> str:
         return "no such socket (is `facedubd serve` running?)"
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused (is the server running?)"
+    if isinstance(cause, gaierror):
+        # "[Errno -2] Name or service not known", "[Errno -3] Temporary failure in ..."
+        return "no host by that name was found (check the URL and the network)"
     return str(cause) or str(exc) or type(exc).__name__

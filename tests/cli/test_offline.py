@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
+
+from facedub_cli.client import FaceDubClient
+from facedub_cli.errors import FaceDubError
 from tests.cli.harness import free_port, one_error_line, run_facedub
 
 
@@ -66,3 +72,24 @@ def test_debug_shows_a_traceback_without_locals(isolated_dirs: Path) -> None:
     assert "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()
     assert "self = " not in debug.stderr and "locals" not in debug.stderr
+
+
+def test_a_host_that_does_not_resolve_is_said_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver's errno text ("[Errno -2] Name or service not known") was printed as
+    the reason; the line now says what it means. The lookup itself fails as a resolver
+    does when it knows no such name (the name is under .invalid, which never resolves)."""
+
+    def no_such_name(*args: object, **kwargs: object) -> NoReturn:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    url = "http://nosuchhost.invalid"
+    with (
+        FaceDubClient(url, api_key="fdb_x", max_retries=0) as client,
+        pytest.raises(FaceDubError) as caught,
+    ):
+        client.usage()
+    assert (caught.value.code, caught.value.message) == (
+        "connection_failed",
+        f"cannot connect to {url}: no host by that name was found (check the URL and the network)",
+    )
