@@ -268,6 +268,11 @@ async def run_daemon(
     quiet = QuietWhenStoppedNow(lambda: server.force_exit)
     logging.getLogger("uvicorn.error").addFilter(quiet)
     log.info("facedubd listening on http://%s:%d and unix:%s", *_tcp_name(sockets[1]), sock_path)
+    if settings.workers == 0:
+        log.warning(
+            "workers = 0: jobs are accepted, charged and queued, but none runs until facedubd "
+            "is restarted with workers >= 1 (a cancel refunds a queued job)"
+        )
     try:
         await server.serve(sockets=sockets)
     finally:

@@ -262,7 +262,10 @@ def test_sighup_drains_as_sigterm_does(daemon: Daemon) -> None:
     daemon.start("--workers", "0")
     assert daemon.stop(signal.SIGHUP, timeout=30) == 0
     assert not daemon.socket_path.exists()
-    assert "stopping: draining requests and jobs" in daemon.log_path.read_text()
+    log = daemon.log_path.read_text()
+    assert "stopping: draining requests and jobs" in log
+    # and a daemon that will run no job says so at start (it still takes and charges them)
+    assert "workers = 0: jobs are accepted, charged and queued, but none runs" in log
 
 
 def test_a_daemon_stopped_while_its_models_load_exits_cleanly(daemon: Daemon) -> None:
