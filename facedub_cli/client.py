@@ -476,5 +476,5 @@ def _reason(exc: Exception) -> str:
         return "connection refused (is the server running?)"
     if isinstance(cause, gaierror):
         # "[Errno -2] Name or service not known", "[Errno -3] Temporary failure in ..."
-        return "no host by that name was found (check the URL and the network)"
+        return "the host name could not be looked up (check the URL and the network)"
     return str(cause) or str(exc) or type(exc).__name__

@@ -91,5 +91,6 @@ def test_a_host_that_does_not_resolve_is_said_in_words(monkeypatch: pytest.Monke
         client.usage()
     assert (caught.value.code, caught.value.message) == (
         "connection_failed",
-        f"cannot connect to {url}: no host by that name was found (check the URL and the network)",
+        f"cannot connect to {url}: the host name could not be looked up (check the URL and "
+        "the network)",
     )
