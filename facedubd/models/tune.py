@@ -301,6 +301,15 @@ def tuned_name(source: Path, sha256: str) -> str:
     return f"{source.stem}.{sha256[:16]}.{version}.{_this_cpu() or 'cpu'}.onnx"
 
 
+def remove_partials(folder: Path, model: str) -> None:
+    """Remove the temp files a process stopped mid-write left in `folder` for `model`
+    (`.<model>.….tmp`: a daemon stopped while its models were first tuned or optimised
+    exits without its cleanup). Call with the cache lock held: no writer is then busy."""
+    for partial in folder.glob(f".{model}.*.tmp"):
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
 def tuned_model_path(source: Path, cache: Path | None = None, sha256: str | None = None) -> Path:
     """The tuned copy of the converted model `source`, written on first use and keyed on
     the source's sha256 (`sha256`: that hash when the caller has just checked it, e.g.
@@ -324,6 +333,7 @@ def tuned_model_path(source: Path, cache: Path | None = None, sha256: str | None
         if tuned is None or not same_outputs(data, tuned, tolerance=0.0):
             tuned = data
         ensure_private_dir(folder)
+        remove_partials(folder, source.stem)
         for stale in folder.glob(f"{source.stem}.*.onnx"):
             if stale != target:
                 with contextlib.suppress(OSError):
@@ -426,6 +436,7 @@ def optimized_model_path(
         if refused.is_file():
             return None
         ensure_private_dir(folder)
+        remove_partials(folder, tuned.name.split(".")[0])
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
         partial = Path(name)

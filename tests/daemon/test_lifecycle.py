@@ -300,3 +300,9 @@ def test_a_daemon_stopped_while_its_models_load_exits_cleanly(
     log = daemon.log_path.read_text()
     assert log.count("face models ready") < starts  # the premise: stops while they loaded
     assert "terminate called" not in log
+    # the partial copies those stops left are cleared when the copies are made at last
+    daemon.start("--workers", "0")
+    daemon.wait_models()
+    assert daemon.stop(signal.SIGTERM, timeout=30) == 0
+    assert sorted(p.name for p in cache.rglob(".*.tmp")) == []
+    assert len(list((models / OPTIMIZED_DIR).glob("*.optimized.onnx"))) == 3

@@ -313,3 +313,29 @@ def test_an_optimised_graph_that_differs_is_refused_once_not_per_session(
     (marker,) = folder.iterdir()
     assert marker.name == f"{tuned.stem}.optimized.onnx.refused"
     assert _mode(marker) == 0o600 and marker.read_bytes() == b""
+
+
+def test_partial_copies_a_stopped_process_left_are_removed_when_the_copies_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon stopped while its models were first tuned or optimised leaves without its
+    cleanup (os._exit); its temp files stayed in the cache for good, one per such stop."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FACEDUB_CACHE_DIR", str(cache))
+    tuned_dir, optimized_dir = cache / "models" / "tuned", cache / "models" / "optimized"
+    for folder in (tuned_dir, optimized_dir):
+        folder.mkdir(parents=True)
+        (folder / ".net.0123456789abcdef.v1.onnx.k3j_x9q.tmp").write_bytes(b"partial")
+        (folder / ".other.0123456789abcdef.v1.onnx.a1b2c3d.tmp").write_bytes(b"busy")
+    source = tmp_path / "net.onnx"
+    source.write_bytes(prelu_model())
+    tuned = tuned_model_path(source)
+    create_session(tuned, "cpu", 1, reuse_optimized=True)
+    assert sorted(p.name for p in tuned_dir.iterdir()) == [
+        ".other.0123456789abcdef.v1.onnx.a1b2c3d.tmp",  # another model's: not this one's to judge
+        tuned.name,
+    ]
+    assert sorted(p.name for p in optimized_dir.iterdir()) == [
+        ".other.0123456789abcdef.v1.onnx.a1b2c3d.tmp",
+        f"{tuned.stem}.optimized.onnx",
+    ]
