@@ -323,11 +323,7 @@ def serve(options: ServeOptions) -> int:
             if os.stat(sock_path).st_ino == bound:
                 sock_path.unlink()
     print("facedubd stopped", file=sys.stderr)
-    if any(
-        thread.is_alive()
-        for thread in threading.enumerate()
-        if thread is not threading.main_thread()
-    ):
+    if threading.active_count() > 1:
         # Stopped within moments of starting, the face models are still loading on their
         # thread (or a forced stop left a job's thread behind): a normal exit would run
         # onnxruntime's C++ teardown under it, which aborts ("terminate called without an

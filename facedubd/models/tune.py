@@ -436,7 +436,8 @@ def optimized_model_path(
         if refused.is_file():
             return None
         ensure_private_dir(folder)
-        remove_partials(folder, tuned.name.split(".")[0])
+        model = tuned.name.split(".")[0]
+        remove_partials(folder, model)
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
         partial = Path(name)
@@ -445,7 +446,6 @@ def optimized_model_path(
             ort.InferenceSession(str(tuned), options, providers=["CPUExecutionProvider"])
             os.chmod(partial, 0o600)
             alike = _runs_alike(tuned, partial, loaded)
-            model = tuned.name.split(".")[0]
             for stale in [*folder.glob(f"{model}.*.onnx"), *folder.glob(f"{model}.*.refused")]:
                 with contextlib.suppress(OSError):
                     stale.unlink()
